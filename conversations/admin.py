@@ -1,0 +1,50 @@
+from django.contrib import admin
+
+from .models import ApiKey, Conversation, Hotline, Message, Product, ReplyTemplate
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    fields = ("prefix", "label", "created_at", "revoked_at")
+    readonly_fields = ("prefix", "created_at")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # keys are issued with `manage.py create_api_key`, which shows the key once
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "webhook_url", "created_at")
+    search_fields = ("name",)
+    inlines = [ApiKeyInline]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "product", "end_user", "mode", "last_message_at")
+    list_filter = ("mode", "product")
+    search_fields = ("external_id",)
+    raw_id_fields = ("end_user",)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "conversation", "role", "level", "category", "assessment_source", "received_at")
+    list_filter = ("level", "role", "assessment_source")
+    search_fields = ("external_id", "conversation__external_id")
+    raw_id_fields = ("conversation", "operator")
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    list_display = ("kind", "level", "locale", "region", "active", "text")
+    list_filter = ("kind", "level", "locale", "active")
+    list_editable = ("active",)
+
+
+@admin.register(Hotline)
+class HotlineAdmin(admin.ModelAdmin):
+    list_display = ("region", "locale", "name", "phone", "hours", "priority", "active")
+    list_filter = ("region", "active")

@@ -1,0 +1,67 @@
+"""Directives: what the product must do next, built from the admin-editable templates and hotlines."""
+from .models import Hotline, ReplyTemplate
+
+# When a region has no hotline of its own, the language decides (zh -> China, otherwise the US's 988).
+FALLBACK_REGION_BY_LANGUAGE = {"zh": "CN"}
+FALLBACK_REGION = "US"
+
+
+def _language(locale: str) -> str:
+    return (locale or "en").split("-")[0].split("_")[0].lower()
+
+
+def template_text(kind: str, level: str, locale: str, region: str) -> str:
+    """The best template: exact locale, then same language, then English; a regional one first."""
+    rows = list(ReplyTemplate.objects.filter(kind=kind, level=level, active=True).values("locale", "region", "text"))
+    language = _language(locale)
+
+    def rank(row):
+        row_locale = row["locale"].lower()
+        if row_locale == (locale or "").lower():
+            by_locale = 0
+        elif _language(row_locale) == language:
+            by_locale = 1
+        elif _language(row_locale) == "en":
+            by_locale = 2
+        else:
+            by_locale = 3
+        by_region = 0 if row["region"] and row["region"].upper() == (region or "").upper() else 1
+        if row["region"] and by_region:
+            return (9, 9)  # a template for another region never applies
+        return (by_locale, by_region)
+
+    best = min(rows, key=rank, default=None)
+    return best["text"] if best and rank(best) != (9, 9) else ""
+
+
+def hotlines(region: str, locale: str) -> list[dict]:
+    language = _language(locale)
+    region = (region or "").upper() or FALLBACK_REGION_BY_LANGUAGE.get(language, FALLBACK_REGION)
+    rows = [
+        h for h in Hotline.objects.filter(region=region, active=True)
+        if not h.locale or _language(h.locale) == language
+    ]
+    if not rows and region != FALLBACK_REGION_BY_LANGUAGE.get(language, FALLBACK_REGION):
+        return hotlines(FALLBACK_REGION_BY_LANGUAGE.get(language, FALLBACK_REGION), locale)
+    return [{"name": h.name, "phone": h.phone, "hours": h.hours} for h in rows]
+
+
+def for_assessment(level, *, end_user, mode, incident=None, break_due=False) -> list[dict]:
+    """The directives for a user message (or a flag) at `level` in a conversation in `mode`."""
+    locale, region = end_user.locale, end_user.region
+    directives = []
+    if level != "none" and mode == "ai":
+        directives.append({
+            "type": "reply_with_template",
+            "text": template_text("reply", level, locale, region),
+            "resources": hotlines(region, locale),
+        })
+    if mode == "human" or level == "explicit":
+        directives.append({
+            "type": "hold_for_operator",
+            "incident": str(incident.pk) if incident else None,
+            "text": template_text("hold", "", locale, region),
+        })
+    if break_due and mode == "ai":
+        directives.append({"type": "suggest_break", "text": template_text("break", "", locale, region)})
+    return directives

@@ -1,0 +1,162 @@
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+LEVEL_CHOICES = [
+    ("none", "none"),
+    ("distress", "distress"),
+    ("high_risk", "high risk"),
+    ("explicit", "explicit"),
+]
+CATEGORY_CHOICES = [
+    ("suicide", "suicide"),
+    ("self_harm", "self-harm"),
+    ("violence", "violence"),
+    ("property", "property"),
+    ("dependency", "dependency"),
+    ("other", "other"),
+]
+
+
+class Product(models.Model):
+    """A tenant: one AI companion service. Its keys see only its own data."""
+
+    name = models.CharField(max_length=100, unique=True)
+    webhook_url = models.URLField(blank=True)
+    webhook_secret = models.CharField(max_length=64, default=secrets.token_hex, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.name
+
+
+def hash_api_key(key: str) -> str:
+    # Keys are long random tokens, so a fast unsalted hash is enough (no brute-forcing a
+    # 256-bit secret); it keeps the per-request lookup cheap.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    PREFIX_LENGTH = 12  # "ek_" + 9 characters, shown again in the admin
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="api_keys")
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed_key = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.product})"
+
+    @classmethod
+    def issue(cls, product, label=""):
+        """Create a key and return (row, plaintext). The plaintext is never stored."""
+        key = "ek_" + secrets.token_urlsafe(32)
+        row = cls.objects.create(
+            product=product, prefix=key[: cls.PREFIX_LENGTH], hashed_key=hash_api_key(key), label=label
+        )
+        return row, key
+
+
+class Conversation(models.Model):
+    MODE_CHOICES = [("ai", "ai"), ("human", "human")]
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="conversations")
+    external_id = models.CharField(max_length=128)
+    end_user = models.ForeignKey("contacts.EndUser", on_delete=models.CASCADE, related_name="conversations")
+    mode = models.CharField(max_length=8, choices=MODE_CHOICES, default="ai")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "external_id"], name="conversation_unique_per_product")
+        ]
+
+    def __str__(self):
+        return self.external_id
+
+
+class Message(models.Model):
+    ROLE_CHOICES = [("user", "user"), ("assistant", "assistant"), ("operator", "operator")]
+    SOURCE_CHOICES = [("console", "console"), ("product", "product")]
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    external_id = models.CharField(max_length=128)
+    role = models.CharField(max_length=16, choices=ROLE_CHOICES)
+    text = models.TextField()
+    sent_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    # The assessment kept (the higher of the console's and the product's) and both inputs.
+    level = models.CharField(max_length=16, choices=LEVEL_CHOICES, default="none")
+    category = models.CharField(max_length=16, choices=CATEGORY_CHOICES, blank=True)
+    assessment_source = models.CharField(max_length=8, choices=SOURCE_CHOICES, default="console")
+    assessment = models.JSONField(default=dict, blank=True)
+    operator = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "external_id"], name="message_unique_per_conversation")
+        ]
+        # Reading a conversation back in arrival order (the polling cursor is the row id).
+        indexes = [models.Index(fields=["conversation", "id"], name="message_conversation_order")]
+
+    def __str__(self):
+        return f"{self.role}: {self.text[:40]}"
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a request with an idempotency key, replayed to identical retries."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE)
+    key = models.CharField(max_length=300)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product", "key"], name="idempotency_key_unique")]
+
+
+class ReplyTemplate(models.Model):
+    """A preset reply (Measures Art. 11): comfort, encouragement to seek help, aid channels."""
+
+    level = models.CharField(max_length=16, choices=LEVEL_CHOICES[1:], blank=True, help_text="Blank for hold and break texts.")
+    kind = models.CharField(
+        max_length=16,
+        choices=[("reply", "reply"), ("hold", "hold for operator"), ("break", "suggest break")],
+        default="reply",
+    )
+    locale = models.CharField(max_length=16, help_text="Language code, e.g. en or zh-CN; 'en' is the fallback.")
+    region = models.CharField(max_length=8, blank=True, help_text="Blank: every region.")
+    text = models.TextField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "level", "locale"], name="template_lookup")]
+
+    def __str__(self):
+        return f"{self.kind}/{self.level}/{self.locale}{'/' + self.region if self.region else ''}"
+
+
+class Hotline(models.Model):
+    region = models.CharField(max_length=8, help_text="ISO 3166 country code, e.g. CN or US.")
+    locale = models.CharField(max_length=16, blank=True, help_text="Blank: every language.")
+    name = models.CharField(max_length=200)
+    phone = models.CharField(max_length=40)
+    hours = models.CharField(max_length=40, default="24h")
+    priority = models.PositiveSmallIntegerField(default=1)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["region", "priority", "id"]
+
+    def __str__(self):
+        return f"{self.region} {self.name} {self.phone}"

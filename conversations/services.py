@@ -1,0 +1,194 @@
+"""The product API's write paths: messages and flagged sessions, each in one transaction.
+
+Every user message is assessed by the console's own engine; the product's flag and the engine's
+assessment combine by taking the higher, and both are recorded on the message.
+"""
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contacts import services as contacts
+from escalation import services as incidents
+
+from . import directives, usage
+from .models import Conversation, IdempotentRequest, Message
+from .risk import assess, level_rank
+
+CONTEXT_MESSAGES = 10  # earlier user messages the engine sees (it may raise a level, never lower one)
+
+
+class ApiProblem(Exception):
+    """A request the rules refuse; the transaction rolls back, nothing is stored."""
+
+    def __init__(self, status, code, message, fields=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields or {}
+
+
+def body_hash(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def idempotent(product, key, data, handler):
+    """Run `handler()` once per (product, key): an identical retry gets the first answer back (200),
+    a different body under the same key gets 409. Safe when two identical requests race."""
+    digest = body_hash(data)
+
+    def replay(record):
+        if record.body_hash != digest:
+            raise ApiProblem(409, "idempotency_conflict",
+                             "This id was already used with a different body.", {"id": key.rsplit(":", 1)[-1]})
+        return 200, record.response
+
+    record = IdempotentRequest.objects.filter(product=product, key=key).first()
+    if record:
+        return replay(record)
+    try:
+        with transaction.atomic():
+            # Again inside the transaction: a twin request may have committed while we waited for the lock.
+            record = IdempotentRequest.objects.filter(product=product, key=key).first()
+            if record:
+                return replay(record)
+            status, response = handler()
+            IdempotentRequest.objects.create(
+                product=product, key=key, body_hash=digest, status_code=status, response=response
+            )
+    except IntegrityError:
+        # A twin request won the race (replay its answer), or the id was stored another way,
+        # e.g. from a flagged session's transcript (a conflict: we never gave an answer for it).
+        record = IdempotentRequest.objects.filter(product=product, key=key).first()
+        if record is None:
+            raise ApiProblem(409, "idempotency_conflict", "This id is already stored.", {"id": key.rsplit(":", 1)[-1]})
+        return replay(record)
+    return status, response
+
+
+def conversation_for(product, external_id, user_external_id, *, lock=False):
+    """The conversation, created on its first message (which must name the user)."""
+    queryset = Conversation.objects.select_related("end_user")
+    if lock:
+        queryset = queryset.select_for_update()
+    conversation = queryset.filter(product=product, external_id=external_id).first()
+    if conversation is None:
+        if not user_external_id:
+            raise ApiProblem(422, "user_required", "`user` is required on a conversation's first message.",
+                             {"user": "Required for a new conversation."})
+        end_user = contacts.end_user_for_message(product, user_external_id)
+        conversation, _ = Conversation.objects.get_or_create(
+            product=product, external_id=external_id, defaults={"end_user": end_user}
+        )
+    if user_external_id and conversation.end_user.external_id != user_external_id:
+        raise ApiProblem(422, "user_mismatch", "This conversation belongs to another user.",
+                         {"user": "Does not match the conversation's user."})
+    return conversation
+
+
+def combine(console, flag):
+    """The higher of the console's assessment and the product's flag (console wins a tie)."""
+    if flag and level_rank(flag["level"]) > level_rank(console.level):
+        return flag["level"], flag.get("category") or console.category or "other", "product"
+    category = console.category or ((flag or {}).get("category") if flag and flag["level"] == console.level else None)
+    return console.level, category or "", "console"
+
+
+def recent_user_texts(conversation, limit=CONTEXT_MESSAGES):
+    texts = Message.objects.filter(conversation=conversation, role="user").order_by("-id").values_list("text", flat=True)
+    return list(reversed(texts[:limit]))
+
+
+def store_message(conversation, *, external_id, role, text, sent_at, flag=None, operator=None):
+    """Store one message with its assessment. Returns the Message."""
+    if role == "user":
+        console = assess(text, recent_user_texts(conversation))
+    else:
+        console = assess("")  # only user messages are assessed
+    level, category, source = combine(console, flag if role == "user" else None)
+    message = Message.objects.create(
+        conversation=conversation,
+        external_id=external_id,
+        role=role,
+        text=text,
+        sent_at=sent_at,
+        level=level,
+        category=category,
+        assessment_source=source,
+        assessment={
+            "console": {"level": console.level, "category": console.category, "signals": list(console.signals)},
+            "product": flag,
+        },
+        operator=operator,
+    )
+    return message
+
+
+def post_message(product, conversation_id, data):
+    """POST /conversations/{id}/messages. Returns (status, response body)."""
+    key = f"message:{conversation_id}:{data['id']}"
+    return idempotent(product, key, data, lambda: _post_message(product, conversation_id, data))
+
+
+def _post_message(product, conversation_id, data):
+    conversation = conversation_for(product, conversation_id, data.get("user"), lock=True)
+    if data["role"] == "assistant" and conversation.mode == "human":
+        raise ApiProblem(409, "human_in_control", "An operator has taken over this conversation; "
+                         "the AI must not answer until it is returned.")
+    sent_at = data.get("sent_at") or timezone.now()
+    message = store_message(conversation, external_id=data["id"], role=data["role"], text=data["text"],
+                            sent_at=sent_at, flag=data.get("flag"))
+    conversation.last_message_at = message.received_at
+    conversation.save(update_fields=["last_message_at"])
+
+    end_user = conversation.end_user
+    incident, minutes, break_due, actions = None, 0, False, []
+    if message.role == "user":
+        minutes, break_due = usage.record_activity(end_user, sent_at)
+        if level_rank(message.level) >= level_rank("high_risk"):
+            reason = (data.get("flag") or {}).get("reason", "") if message.assessment_source == "product" else ""
+            incident, _ = incidents.open_or_raise(conversation, level=message.level, category=message.category,
+                                                  reason=reason, source=message.assessment_source, message=message)
+        else:
+            incident = incidents.active_incident(conversation)
+        actions = directives.for_assessment(message.level, end_user=end_user, mode=conversation.mode,
+                                            incident=incident, break_due=break_due)
+    else:
+        minutes = usage.continuous_use_minutes(end_user)
+    return 201, {
+        "message": {"id": message.external_id, "role": message.role, "received_at": message.received_at.isoformat()},
+        "assessment": {"level": message.level, "category": message.category or None,
+                       "source": message.assessment_source},
+        "conversation": {"id": conversation.external_id, "mode": conversation.mode,
+                         "continuous_use_minutes": minutes},
+        "directives": actions,
+    }
+
+
+def post_flag(product, data, idempotency_key=None):
+    """POST /flags: open or raise the conversation's incident, merging the transcript by message id."""
+    if idempotency_key:
+        return idempotent(product, f"flag:{idempotency_key}", data, lambda: _post_flag(product, data))
+    with transaction.atomic():
+        return _post_flag(product, data)
+
+
+def _post_flag(product, data):
+    conversation = conversation_for(product, data["conversation"], data.get("user"), lock=True)
+    known = set(Message.objects.filter(conversation=conversation, external_id__in=[m["id"] for m in data.get(
+        "transcript", [])]).values_list("external_id", flat=True))
+    level, category = data["level"], data.get("category") or "other"
+    for item in data.get("transcript", []):
+        if item["id"] in known:
+            continue
+        known.add(item["id"])
+        message = store_message(conversation, external_id=item["id"], role=item["role"], text=item["text"],
+                                sent_at=item.get("sent_at") or timezone.now())
+        if level_rank(message.level) > level_rank(level):
+            level, category = message.level, message.category or category
+    incident, _ = incidents.open_or_raise(conversation, level=level, category=category,
+                                          reason=data.get("reason", ""), source="product")
+    incidents.record_event(incident, "flagged", actor_label="product", level=data["level"],
+                           category=data.get("category") or "", reason=data.get("reason", ""))
+    actions = directives.for_assessment(incident.level, end_user=conversation.end_user, mode=conversation.mode,
+                                        incident=incident)
+    return 201, {"incident": incidents.incident_summary(incident), "directives": actions}

@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+
+from .api_errors import body_too_large
+
+
+class ApiBodyLimitMiddleware:
+    """Bodies over API_MAX_BODY_BYTES get a JSON 413 before anything parses them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH"):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > settings.API_MAX_BODY_BYTES:
+                return body_too_large()
+            try:
+                request.body  # enforces DATA_UPLOAD_MAX_MEMORY_SIZE for bodies without a length
+            except RequestDataTooBig:
+                return body_too_large()
+        return self.get_response(request)

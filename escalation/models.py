@@ -1,0 +1,78 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from conversations.models import CATEGORY_CHOICES, LEVEL_CHOICES
+
+
+class Incident(models.Model):
+    """A conversation that needs human attention. At most one is active (not resolved) per conversation."""
+
+    STATUS_CHOICES = [("open", "open"), ("claimed", "claimed"), ("returned", "returned"), ("resolved", "resolved")]
+    OUTCOME_CHOICES = [
+        ("safe", "safe"),
+        ("contact_notified", "contact notified"),
+        ("emergency_services", "emergency services called"),
+        ("false_alarm", "false alarm"),
+        ("other", "other"),
+    ]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    product = models.ForeignKey("conversations.Product", on_delete=models.CASCADE, related_name="incidents")
+    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="incidents")
+    level = models.CharField(max_length=16, choices=LEVEL_CHOICES)
+    # Severity as a number, so the queue can order explicit first with an index.
+    level_rank = models.PositiveSmallIntegerField(default=0)
+    category = models.CharField(max_length=16, choices=CATEGORY_CHOICES, blank=True)
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default="open")
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    outcome = models.CharField(max_length=24, choices=OUTCOME_CHOICES, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"], condition=~Q(status="resolved"), name="one_active_incident_per_conversation"
+            )
+        ]
+        indexes = [
+            # The console's queue: everything not resolved, most severe first, then longest waiting.
+            models.Index(fields=["status", "-level_rank", "opened_at"], name="incident_queue"),
+            models.Index(fields=["product", "opened_at"], name="incident_product_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.level} {self.conversation} ({self.status})"
+
+
+class IncidentEvent(models.Model):
+    """Append-only timeline of an incident: who did what, when."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=40)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=100, blank=True, help_text="'product', 'console' or a username")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["incident", "id"], name="incident_event_order")]
+
+    def __str__(self):
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Incident events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Incident events are append-only")

@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from contacts.api import UserView
+from conversations.api import ConversationView, FlagsView, MessagesView
+
+from . import console, views
+from .api import IncidentView
+
+EXTERNAL_ID = r"(?P<{}>[^/]{{1,128}})"
+
+api_v1 = [
+    re_path(rf"^users/{EXTERNAL_ID.format('user_id')}$", UserView.as_view(), name="user"),
+    re_path(rf"^conversations/{EXTERNAL_ID.format('conversation_id')}$", ConversationView.as_view(),
+            name="conversation"),
+    re_path(rf"^conversations/{EXTERNAL_ID.format('conversation_id')}/messages$", MessagesView.as_view(),
+            name="messages"),
+    path("flags", FlagsView.as_view(), name="flags"),
+    path("incidents/<uuid:incident_id>", IncidentView.as_view(), name="incident"),
+]
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("console/", console.queue, name="console"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+]
+
+handler404 = "escalation.api_errors.api_not_found"
+handler500 = "escalation.api_errors.api_server_error"

@@ -1,0 +1,34 @@
+import pytest
+from rest_framework.test import APIClient
+
+from conversations.models import ApiKey, Product
+
+pytest_plugins = ["tests.support.fixtures"]
+
+
+@pytest.fixture
+def product(db):
+    return Product.objects.create(name="companion-a")
+
+
+@pytest.fixture
+def api_key(product):
+    return ApiKey.issue(product)[1]
+
+
+def client_for(key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.fixture
+def api(api_key):
+    """An HTTP client authenticated as product A."""
+    return client_for(api_key)
+
+
+@pytest.fixture
+def other_api(db):
+    """An HTTP client authenticated as another product, B."""
+    return client_for(ApiKey.issue(Product.objects.create(name="companion-b"))[1])
