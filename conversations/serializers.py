@@ -5,6 +5,9 @@ from django.utils import timezone
 from rest_framework import serializers
 
 LEVELS_FLAGGED = ["explicit", "high_risk", "distress"]
+LEVELS_ASSESSED = ["explicit", "high_risk", "distress", "none"]
+ROLES_IN = ["user", "assistant"]
+ROLES_STORED = ["user", "assistant", "operator"]
 CATEGORIES = ["suicide", "self_harm", "violence", "property", "dependency", "other"]
 MAX_TEXT = 20_000
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks drift; a message from tomorrow is a bug
@@ -30,7 +33,7 @@ class FlagSerializer(serializers.Serializer):
 class MessageInSerializer(serializers.Serializer):
     id = ExternalId()
     user = ExternalId(required=False)
-    role = serializers.ChoiceField(["user", "assistant"])
+    role = serializers.ChoiceField(ROLES_IN)
     text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False)
     sent_at = serializers.DateTimeField(required=False, validators=[not_in_future])
     flag = FlagSerializer(required=False)
@@ -38,7 +41,7 @@ class MessageInSerializer(serializers.Serializer):
 
 class TranscriptItemSerializer(serializers.Serializer):
     id = ExternalId()
-    role = serializers.ChoiceField(["user", "assistant"])
+    role = serializers.ChoiceField(ROLES_IN)
     text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False)
     sent_at = serializers.DateTimeField(required=False, validators=[not_in_future])
 
@@ -67,12 +70,12 @@ class DirectiveSerializer(serializers.Serializer):
 
 class MessageRefSerializer(serializers.Serializer):
     id = serializers.CharField()
-    role = serializers.ChoiceField(["user", "assistant", "operator"])
+    role = serializers.ChoiceField(ROLES_STORED)
     received_at = serializers.DateTimeField()
 
 
 class AssessmentSerializer(serializers.Serializer):
-    level = serializers.ChoiceField(["explicit", "high_risk", "distress", "none"])
+    level = serializers.ChoiceField(LEVELS_ASSESSED)
     category = serializers.ChoiceField(CATEGORIES, allow_null=True)
     source = serializers.ChoiceField(["console", "product"])
 
@@ -93,7 +96,7 @@ class MessageOutSerializer(serializers.Serializer):
 class IncidentSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     conversation = serializers.CharField()
-    level = serializers.ChoiceField(["explicit", "high_risk", "distress"])
+    level = serializers.ChoiceField(LEVELS_FLAGGED)
     category = serializers.ChoiceField(CATEGORIES, allow_null=True)
     status = serializers.ChoiceField(["open", "claimed", "returned", "resolved"])
     outcome = serializers.CharField(allow_null=True)
@@ -128,7 +131,7 @@ class ConversationOutSerializer(serializers.Serializer):
 
 class StoredMessageSerializer(serializers.Serializer):
     id = serializers.CharField()
-    role = serializers.ChoiceField(["user", "assistant", "operator"])
+    role = serializers.ChoiceField(ROLES_STORED)
     text = serializers.CharField()
     sent_at = serializers.DateTimeField()
     received_at = serializers.DateTimeField()

@@ -160,6 +160,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "FlagLevelEnum": "conversations.serializers.LEVELS_FLAGGED",
+        "AssessedLevelEnum": "conversations.serializers.LEVELS_ASSESSED",
+        "InputRoleEnum": "conversations.serializers.ROLES_IN",
+        "StoredRoleEnum": "conversations.serializers.ROLES_STORED",
+    },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
