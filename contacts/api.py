@@ -54,6 +54,8 @@ class UserOutSerializer(serializers.Serializer):
     locale = serializers.CharField()
     region = serializers.CharField()
     registration = serializers.ChoiceField(["not_required", "pending_verification", "complete", "restricted"])
+    dependence_level = serializers.ChoiceField(["none", "low", "medium", "high"],
+                                               help_text="Emotional dependence on the AI over the last week.")
     contacts = ContactOutSerializer(many=True)
 
 
@@ -65,6 +67,7 @@ def user_json(end_user: EndUser) -> dict:
         "locale": end_user.locale,
         "region": end_user.region,
         "registration": end_user.registration,
+        "dependence_level": end_user.dependence_level,
         "contacts": [
             {"name": c.name, "relationship": c.relationship, "kind": c.kind, "phone": services.mask_phone(c.phone),
              "priority": c.priority, "verified": c.verified_at is not None}

@@ -27,6 +27,11 @@ class EndUser(models.Model):
     usage_started_at = models.DateTimeField(null=True, blank=True)
     usage_last_at = models.DateTimeField(null=True, blank=True)
     usage_breaks_suggested = models.PositiveIntegerField(default=0)
+    usage_ai_notices = models.PositiveIntegerField(default=0)
+    # Emotional dependence on the AI (Measures Art. 18), from the last week of UsageDay rows.
+    DEPENDENCE_LEVELS = [("none", "none"), ("low", "low"), ("medium", "medium"), ("high", "high")]
+    dependence_level = models.CharField(max_length=8, choices=DEPENDENCE_LEVELS, default="none")
+    dependence_reminded_on = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["product", "external_id"], name="end_user_unique_per_product")]

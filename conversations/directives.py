@@ -46,8 +46,11 @@ def hotlines(region: str, locale: str) -> list[dict]:
     return [{"name": h.name, "phone": h.phone, "hours": h.hours} for h in rows]
 
 
-def for_assessment(level, *, end_user, mode, incident=None, break_due=False) -> list[dict]:
-    """The directives for a user message (or a flag) at `level` in a conversation in `mode`."""
+def for_assessment(level, *, end_user, mode, incident=None, usage=None) -> list[dict]:
+    """The directives for a user message (or a flag) at `level` in a conversation in `mode`.
+
+    `usage` (conversations.usage.Usage) adds the break, AI-identity and dependence reminders.
+    """
     locale, region = end_user.locale, end_user.region
     directives = []
     if level != "none" and mode == "ai":
@@ -62,6 +65,16 @@ def for_assessment(level, *, end_user, mode, incident=None, break_due=False) -> 
             "incident": str(incident.pk) if incident else None,
             "text": template_text("hold", "", locale, region),
         })
-    if break_due and mode == "ai":
-        directives.append({"type": "suggest_break", "text": template_text("break", "", locale, region)})
+    if usage and mode == "ai":
+        for due, kind, directive in (
+            (usage.break_due, "break", "suggest_break"),
+            (usage.ai_notice_due, "ai_identity", "remind_ai_identity"),
+            (usage.dependence_reminder_due, "dependence", "dependence_reminder"),
+        ):
+            if due:
+                directives.append({"type": directive, "text": template_text(kind, "", locale, region)})
     return directives
+
+
+def carries_hotline(directives: list[dict]) -> bool:
+    return any(d["type"] == "reply_with_template" and d.get("resources") for d in directives)

@@ -131,7 +131,8 @@ class ReplyTemplate(models.Model):
     level = models.CharField(max_length=16, choices=LEVEL_CHOICES[1:], blank=True, help_text="Blank for hold and break texts.")
     kind = models.CharField(
         max_length=16,
-        choices=[("reply", "reply"), ("hold", "hold for operator"), ("break", "suggest break")],
+        choices=[("reply", "reply"), ("hold", "hold for operator"), ("break", "suggest break"),
+                 ("ai_identity", "AI identity notice"), ("dependence", "dependence reminder")],
         default="reply",
     )
     locale = models.CharField(max_length=16, help_text="Language code, e.g. en or zh-CN; 'en' is the fallback.")
@@ -160,3 +161,30 @@ class Hotline(models.Model):
 
     def __str__(self):
         return f"{self.region} {self.name} {self.phone}"
+
+
+class HotlineReferral(models.Model):
+    """A template reply that carried a hotline: the count California's annual report needs (SB 243)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL)
+    level = models.CharField(max_length=16, choices=LEVEL_CHOICES)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["product", "created_at"], name="referral_product_time")]
+
+
+class UsageDay(models.Model):
+    """One end user's use on one local day: what the dependence level is computed from."""
+
+    end_user = models.ForeignKey("contacts.EndUser", on_delete=models.CASCADE, related_name="usage_days")
+    day = models.DateField()
+    minutes = models.PositiveIntegerField(default=0)
+    messages = models.PositiveIntegerField(default=0)
+    late_night_messages = models.PositiveIntegerField(default=0)
+    dependence_messages = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["end_user", "day"], name="usage_day_unique")]

@@ -13,7 +13,7 @@ from contacts import services as contacts
 from escalation import services as incidents
 
 from . import directives, usage
-from .models import Conversation, IdempotentRequest, Message
+from .models import Conversation, HotlineReferral, IdempotentRequest, Message
 from .risk import assess, level_rank
 
 CONTEXT_MESSAGES = 10  # earlier user messages the engine sees (it may raise a level, never lower one)
@@ -141,9 +141,10 @@ def _post_message(product, conversation_id, data):
     conversation.save(update_fields=["last_message_at"])
 
     end_user = conversation.end_user
-    incident, minutes, break_due, actions = None, 0, False, []
+    incident, actions = None, []
     if message.role == "user":
-        minutes, break_due = usage.record_activity(end_user, sent_at)
+        used = usage.record_activity(end_user, sent_at, dependence_phrase=is_dependence_phrase(message))
+        minutes = used.minutes
         if level_rank(message.level) >= level_rank("high_risk"):
             reason = (data.get("flag") or {}).get("reason", "") if message.assessment_source == "product" else ""
             incident, _ = incidents.open_or_raise(conversation, level=message.level, category=message.category,
@@ -151,7 +152,8 @@ def _post_message(product, conversation_id, data):
         else:
             incident = incidents.active_incident(conversation)
         actions = directives.for_assessment(message.level, end_user=end_user, mode=conversation.mode,
-                                            incident=incident, break_due=break_due)
+                                            incident=incident, usage=used)
+        record_referral(conversation, actions, message.level, message)
     else:
         minutes = usage.continuous_use_minutes(end_user)
     return 201, {
@@ -191,4 +193,17 @@ def _post_flag(product, data):
                            category=data.get("category") or "", reason=data.get("reason", ""))
     actions = directives.for_assessment(incident.level, end_user=conversation.end_user, mode=conversation.mode,
                                         incident=incident)
+    record_referral(conversation, actions, incident.level)
     return 201, {"incident": incidents.incident_summary(incident), "directives": actions}
+
+
+def is_dependence_phrase(message) -> bool:
+    console = message.assessment["console"]
+    return console["category"] == "dependency" or any(sig.lower() == "dependency" for sig in console["signals"])
+
+
+def record_referral(conversation, actions, level, message=None):
+    """Count a template reply that carried a hotline (SB 243's annual crisis-referral count)."""
+    if directives.carries_hotline(actions):
+        HotlineReferral.objects.create(product_id=conversation.product_id, conversation=conversation,
+                                       message=message, level=level)

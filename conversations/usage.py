@@ -1,32 +1,90 @@
-"""Continuous use (Measures Art. 18): remind the user to pause every 2 hours of continuous use.
+"""Usage time (Measures Art. 18): continuous-use reminders and emotional-dependence signals.
 
 A stretch of use is a run of user messages with no gap of `break_gap_minutes` or more; a reminder
-is due each time the stretch reaches another `break_every_minutes`. Both are per region.
+is due each time the stretch reaches another `break_every_minutes`. Where the region asks for it
+(`ai_identity_every_minutes`, NY GBL Art. 47), a reminder that the user talks to an AI is due on
+the same clock. Dependence comes from the last week of use: daily minutes, late-night use and
+dependence phrases ("you are my only friend", recognised by the risk engine).
 """
+from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+from django.db.models import F
 from django.utils import timezone
 
 from escalation.regions import region_rules
 
+from .models import UsageDay
 
-def record_activity(end_user, at) -> tuple[int, bool]:
-    """Count a user message at `at` towards the current stretch.
+LATE_NIGHT_HOURS = range(0, 5)  # 00:00-04:59 local time
+DEPENDENCE_WINDOW_DAYS = 7
 
-    Returns (continuous_use_minutes, break_due). Saves the user; call inside the request's transaction.
-    """
+
+@dataclass
+class Usage:
+    minutes: int = 0
+    break_due: bool = False
+    ai_notice_due: bool = False
+    dependence_level: str = "none"
+    dependence_reminder_due: bool = False
+
+
+def record_activity(end_user, at, *, dependence_phrase=False) -> Usage:
+    """Count a user message sent at `at`. Saves the user; call inside the request's transaction."""
     rules = region_rules(end_user.region)
     gap = timedelta(minutes=rules["break_gap_minutes"])
-    if end_user.usage_last_at is None or at - end_user.usage_last_at >= gap:
-        end_user.usage_started_at, end_user.usage_breaks_suggested = at, 0
-    if end_user.usage_last_at is None or at > end_user.usage_last_at:
+    previous = end_user.usage_last_at
+    if previous is None or at - previous >= gap:
+        end_user.usage_started_at, end_user.usage_breaks_suggested, end_user.usage_ai_notices = at, 0, 0
+        added = timedelta(0)
+    else:
+        added = max(at - previous, timedelta(0))
+    if previous is None or at > previous:
         end_user.usage_last_at = at  # a late-arriving older message never moves time back
-    minutes = continuous_use_minutes(end_user, now=end_user.usage_last_at)
-    break_due = minutes >= rules["break_every_minutes"] * (end_user.usage_breaks_suggested + 1)
-    if break_due:
-        end_user.usage_breaks_suggested = minutes // rules["break_every_minutes"]
-    end_user.save(update_fields=["usage_started_at", "usage_last_at", "usage_breaks_suggested"])
-    return minutes, break_due
+    usage = Usage(minutes=continuous_use_minutes(end_user, now=end_user.usage_last_at))
+
+    every = rules["break_every_minutes"]
+    if usage.minutes >= every * (end_user.usage_breaks_suggested + 1):
+        usage.break_due, end_user.usage_breaks_suggested = True, usage.minutes // every
+    every = rules["ai_identity_every_minutes"]
+    if every and usage.minutes >= every * (end_user.usage_ai_notices + 1):
+        usage.ai_notice_due, end_user.usage_ai_notices = True, usage.minutes // every
+
+    local = timezone.localtime(at, ZoneInfo(rules["timezone"]))
+    count_day(end_user, local, added, dependence_phrase)
+    usage.dependence_level = end_user.dependence_level = dependence_level(end_user, local.date())
+    if usage.dependence_level == "high" and end_user.dependence_reminded_on != local.date():
+        usage.dependence_reminder_due, end_user.dependence_reminded_on = True, local.date()
+    end_user.save(update_fields=["usage_started_at", "usage_last_at", "usage_breaks_suggested", "usage_ai_notices",
+                                 "dependence_level", "dependence_reminded_on"])
+    return usage
+
+
+def count_day(end_user, local, added, dependence_phrase):
+    UsageDay.objects.get_or_create(end_user=end_user, day=local.date())
+    UsageDay.objects.filter(end_user=end_user, day=local.date()).update(
+        # Seconds are kept as whole minutes rounded down per message; good enough for a weekly signal.
+        minutes=F("minutes") + int(added.total_seconds() // 60),
+        messages=F("messages") + 1,
+        late_night_messages=F("late_night_messages") + int(local.hour in LATE_NIGHT_HOURS),
+        dependence_messages=F("dependence_messages") + int(dependence_phrase),
+    )
+
+
+def dependence_level(end_user, today) -> str:
+    """none / low / medium / high from the last week: heavy daily use, late nights, dependence phrases."""
+    days = list(UsageDay.objects.filter(end_user=end_user, day__gt=today - timedelta(days=DEPENDENCE_WINDOW_DAYS))
+                .values_list("minutes", "late_night_messages", "dependence_messages"))
+    daily_minutes = sum(d[0] for d in days) / DEPENDENCE_WINDOW_DAYS
+    late_nights = sum(1 for d in days if d[1])
+    phrases = sum(d[2] for d in days)
+    score = (
+        (2 if daily_minutes >= 240 else 1 if daily_minutes >= 120 else 0)
+        + (2 if late_nights >= 3 else 1 if late_nights >= 2 else 0)
+        + (2 if phrases >= 3 else 1 if phrases >= 1 else 0)
+    )
+    return "high" if score >= 4 else "medium" if score == 3 else "low" if score >= 1 else "none"
 
 
 def continuous_use_minutes(end_user, now=None) -> int:

@@ -176,9 +176,14 @@ REGION_RULES_DEFAULT = {
     "elder_from": 60,
     "break_every_minutes": 120,
     "break_gap_minutes": 15,
+    "ai_identity_every_minutes": None,  # remind_ai_identity off
+    "timezone": "UTC",  # the user's local day and night, for dependence signals
 }
 REGION_RULES = {
-    # California SB 243: every 3 hours for known minors is the legal floor; 2 h is stricter and kept.
+    "CN": {"timezone": "Asia/Shanghai"},
+    # NY GBL Art. 47 and CA SB 243 (known minors): tell the user every 3 hours that they talk to an AI.
+    # SB 243's break floor is every 3 hours for minors; the 2-hour default is stricter and kept.
+    "US": {"ai_identity_every_minutes": 180, "timezone": "America/New_York"},
 }
 REGISTRATION_VERIFY_HOURS = int(os.environ.get("REGISTRATION_VERIFY_HOURS", "72"))
 
