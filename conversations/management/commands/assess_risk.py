@@ -20,6 +20,7 @@ from conversations.risk import assess
 class Command(BaseCommand):
     help = "Read JSON Lines {id, text} on stdin, write {id, level, category} per line on stdout."
     requires_system_checks: list = []  # pure text processing: no DB, no URL checks
+    stealth_options = ("stdin",)  # call_command(..., stdin=io.StringIO(...)) in tests
 
     def add_arguments(self, parser):
         parser.add_argument("--signals", action="store_true", help="also print the signals that fired")
