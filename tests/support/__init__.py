@@ -1,0 +1,1 @@
+"""Test helpers: throwaway servers (servers.py) and the pytest fixtures around them (fixtures.py)."""
