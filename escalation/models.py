@@ -8,6 +8,17 @@ from django.utils import timezone
 from conversations.models import CATEGORY_CHOICES, LEVEL_CHOICES
 
 
+class StaffProfile(models.Model):
+    """Which products' incidents an operator may see. Supervisors and admins see every product."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    products = models.ManyToManyField("conversations.Product", blank=True, related_name="operators")
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164; supervisors are paged here by SMS.")
+
+    def __str__(self):
+        return str(self.user)
+
+
 class Incident(models.Model):
     """A conversation that needs human attention. At most one is active (not resolved) per conversation."""
 
@@ -76,3 +87,54 @@ class IncidentEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Incident events are append-only")
+
+
+def new_webhook_event_id():
+    return "evt_" + uuid.uuid4().hex
+
+
+class WebhookEvent(models.Model):
+    """The webhook outbox: one event for one product, written in the transaction that caused it.
+
+    The row is the truth (the broker only makes delivery fast): the exact JSON sent on every
+    attempt is `body`, and the periodic sweep re-queues whatever is pending and due.
+    """
+
+    STATUS_CHOICES = [("pending", "pending"), ("delivered", "delivered"), ("failed", "failed")]
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_webhook_event_id, editable=False)
+    product = models.ForeignKey("conversations.Product", on_delete=models.CASCADE, related_name="webhook_events")
+    type = models.CharField(max_length=64)
+    body = models.TextField(help_text="The exact JSON sent on every attempt.")
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default="pending")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A worker's claim on the row while it posts: no second worker posts the same event meanwhile.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # When the sweep last handed it to the broker, so it is not queued again every sweep.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_event_due")]
+
+    def __str__(self):
+        return f"{self.id} {self.type} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a webhook event and how it ended (no more than 500 characters of the answer)."""
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=100, blank=True, help_text="The exception class when there was no answer.")
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.event_id} at {self.at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"
