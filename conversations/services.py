@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts import services as contacts
+from escalation import live
 from escalation import services as incidents
 
 from . import directives, usage
@@ -156,6 +157,9 @@ def _post_message(product, conversation_id, data):
         record_referral(conversation, actions, message.level, message)
     else:
         minutes = usage.continuous_use_minutes(end_user)
+        incident = incidents.active_incident(conversation)
+    if incident is not None:
+        live.message_created(incident, message)
     return 201, {
         "message": {"id": message.external_id, "role": message.role, "received_at": message.received_at.isoformat()},
         "assessment": {"level": message.level, "category": message.category or None,
@@ -179,16 +183,20 @@ def _post_flag(product, data):
     known = set(Message.objects.filter(conversation=conversation, external_id__in=[m["id"] for m in data.get(
         "transcript", [])]).values_list("external_id", flat=True))
     level, category = data["level"], data.get("category") or "other"
+    merged = []
     for item in data.get("transcript", []):
         if item["id"] in known:
             continue
         known.add(item["id"])
         message = store_message(conversation, external_id=item["id"], role=item["role"], text=item["text"],
                                 sent_at=item.get("sent_at") or timezone.now())
+        merged.append(message)
         if level_rank(message.level) > level_rank(level):
             level, category = message.level, message.category or category
     incident, _ = incidents.open_or_raise(conversation, level=level, category=category,
                                           reason=data.get("reason", ""), source="product")
+    for message in merged:
+        live.message_created(incident, message)
     incidents.record_event(incident, "flagged", actor_label="product", level=data["level"],
                            category=data.get("category") or "", reason=data.get("reason", ""))
     actions = directives.for_assessment(incident.level, end_user=conversation.end_user, mode=conversation.mode,

@@ -1,17 +1,71 @@
-"""The operator console's pages (the live queue and takeover arrive with the console issue)."""
+"""The operator console's pages and the JSON its script reads (frames arrive over /ws/console/)."""
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 
+from contacts.services import contacts_in_priority, mask_phone
+from conversations.directives import hotlines
+from conversations.models import Message, ReplyTemplate
+
+from . import live
 from .models import Incident
+from .takeover import OUTCOMES
 
-QUEUE_LIMIT = 200
+TRANSCRIPT_PAGE = 200
+staff_required = staff_member_required(login_url="/accounts/login/")
 
 
-@staff_member_required(login_url="/accounts/login/")
+@staff_required
 def queue(request):
-    incidents = (
-        Incident.objects.exclude(status="resolved")
-        .select_related("product", "conversation__end_user")
-        .order_by("-level_rank", "opened_at")[:QUEUE_LIMIT]
-    )
-    return render(request, "console/queue.html", {"incidents": incidents})
+    return render(request, "console/queue.html", {
+        "outcomes": OUTCOMES,
+        "is_supervisor": live.sees_everything(request.user),
+    })
+
+
+@staff_required
+def incident_detail(request, incident_id):
+    """Everything the operator needs to take over: transcript, contacts, timeline, presets."""
+    incident = live.visible_incidents(request.user).filter(pk=incident_id).first()
+    if incident is None:
+        raise Http404
+    end_user = incident.conversation.end_user
+    full_phones = live.sees_everything(request.user)
+    return JsonResponse({
+        "incident": live.queue_item(incident),
+        "transcript": transcript(incident, request.GET.get("before")),
+        "contacts": [
+            {"name": c.name, "relationship": c.relationship, "kind": c.kind, "priority": c.priority,
+             "phone": c.phone if full_phones else mask_phone(c.phone), "verified": c.verified_at is not None}
+            for c in contacts_in_priority(end_user)
+        ],
+        "timeline": [
+            {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor_label, "data": e.data}
+            for e in incident.events.order_by("id")
+        ],
+        "templates": preset_replies(end_user.locale),
+        "hotlines": hotlines(end_user.region, end_user.locale),
+        "user": {"id": end_user.external_id, "age_group": end_user.age_group or None,
+                 "region": end_user.region or None, "locale": end_user.locale or None,
+                 "dependence_level": end_user.dependence_level, "registration": end_user.registration},
+    }, json_dumps_params={"ensure_ascii": False})
+
+
+def transcript(incident, before=None) -> dict:
+    """The conversation's latest messages (earlier ones page back with `before`)."""
+    queryset = Message.objects.filter(conversation_id=incident.conversation_id).select_related("operator")
+    if before and before.isdigit():
+        queryset = queryset.filter(id__lt=int(before))
+    rows = list(queryset.order_by("-id")[: TRANSCRIPT_PAGE + 1])
+    more = len(rows) > TRANSCRIPT_PAGE
+    rows = list(reversed(rows[:TRANSCRIPT_PAGE]))
+    return {"messages": [live.message_item(m) for m in rows], "before": str(rows[0].id) if more else None}
+
+
+def preset_replies(locale) -> list[dict]:
+    """Reply templates in the user's language (falling back to English) for one-click answers."""
+    language = (locale or "en").split("-")[0].lower()
+    rows = ReplyTemplate.objects.filter(active=True, kind="reply").order_by("level", "id")
+    same = [r for r in rows if r.locale.split("-")[0].lower() == language]
+    chosen = same or [r for r in rows if r.locale.split("-")[0].lower() == "en"]
+    return [{"level": r.level, "locale": r.locale, "text": r.text} for r in chosen]

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from conversations.risk import level_rank
 
+from . import live
 from .models import Incident, IncidentEvent
 
 ACTIVE = ("open", "claimed", "returned")
@@ -53,6 +54,7 @@ def open_or_raise(conversation, *, level, category, reason="", source="console",
         else:
             record_event(incident, "opened", actor_label=source, level=level, category=category or "",
                          reason=reason, message=message.external_id if message else None)
+            live.incident_changed(incident, "incident.opened")
             return incident, True
 
     changed = []
@@ -69,6 +71,7 @@ def open_or_raise(conversation, *, level, category, reason="", source="console",
         changed += ["status", "claimed_by", "claimed_at"]
     if changed:
         incident.save(update_fields=changed)
+        live.incident_changed(incident)
     return incident, created
 
 

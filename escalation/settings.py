@@ -118,7 +118,18 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    # The webhook outbox: retries that are due, and events whose on-commit dispatch was lost.
+    # Expires with the next run, so sweeps do not pile up while the workers are down.
+    "sweep-webhooks": {"task": "escalation.tasks.sweep_webhooks", "schedule": 15.0, "options": {"expires": 15}},
+    # The emergency-contact chain: due sends, delivery timeouts, auto-start of unclaimed incidents.
+    "sweep-notifications": {"task": "contacts.tasks.sweep_notifications", "schedule": 5.0,
+                            "options": {"expires": 5}},
+    # Unclaimed incidents escalated to the supervisors.
+    "escalate-overdue": {"task": "escalation.tasks.escalate_overdue", "schedule": 5.0, "options": {"expires": 5}},
+    "enforce-registrations": {"task": "contacts.tasks.enforce_registrations", "schedule": 3600.0,
+                              "options": {"expires": 3600}},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -186,6 +197,24 @@ REGION_RULES = {
     "US": {"ai_identity_every_minutes": 180, "timezone": "America/New_York"},
 }
 REGISTRATION_VERIFY_HOURS = int(os.environ.get("REGISTRATION_VERIFY_HOURS", "72"))
+# SMS and voice through Twilio; without an account SID the built-in outbox records each SMS instead.
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "")  # a stand-in for https://api.twilio.com
+TWILIO_VOICE_ENABLED = env_bool("TWILIO_VOICE_ENABLED", False)
+SERVICE_CALLBACK_NUMBER = os.environ.get("SERVICE_CALLBACK_NUMBER", "")  # in SMS texts: how to reach the service
+# The emergency-contact chain (api-v1.md): auto-start when nobody claimed an explicit incident.
+ESCALATION_AUTO_NOTIFY_SECONDS = int(os.environ.get("ESCALATION_AUTO_NOTIFY_SECONDS", "300"))
+SMS_DELIVERY_TIMEOUT_SECONDS = int(os.environ.get("SMS_DELIVERY_TIMEOUT_SECONDS", "180"))
+SMS_SEND_MAX_ATTEMPTS = 6
+VERIFY_LINK_HOURS = int(os.environ.get("VERIFY_LINK_HOURS", "72"))
+# An incident nobody has claimed after this long is escalated and the supervisors paged.
+ESCALATE_UNCLAIMED_AFTER_SECONDS = {
+    "explicit": int(os.environ.get("ESCALATE_EXPLICIT_SECONDS", "60")),
+    "high_risk": int(os.environ.get("ESCALATE_HIGH_RISK_SECONDS", "600")),
+}
 
 LOGGING = {
     "version": 1,

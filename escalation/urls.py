@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from contacts import views as contact_views
 from contacts.api import UserView
 from conversations.api import ConversationView, FlagsView, MessagesView
 
@@ -23,6 +24,10 @@ api_v1 = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("console/", console.queue, name="console"),
+    path("console/incidents/<uuid:incident_id>/", console.incident_detail, name="console-incident"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("twilio/status/", contact_views.twilio_status, name="twilio-status"),
+    path("c/verify/<str:token>", contact_views.verify_contact, name="verify-contact"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

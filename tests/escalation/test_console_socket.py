@@ -1,0 +1,140 @@
+"""The console websocket end to end: real Redis channel layer, session auth, origin check."""
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from conversations.models import Product
+from escalation.asgi import application
+
+from .helpers import PASSWORD, flagged, operator_of, supervisor
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_settings")]
+TIMEOUT = 5
+
+
+def session_cookie(user):
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def socket(cookie=None, origin=b"http://localhost"):
+    headers = [(b"origin", origin)]
+    if cookie is not None:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, "/ws/console/", headers=headers)
+
+
+def run(coroutine_fn):
+    return async_to_sync(coroutine_fn)()
+
+
+async def receive_until(communicator, frame_type):
+    while True:
+        frame = await communicator.receive_json_from(timeout=TIMEOUT)
+        if frame["type"] == frame_type:
+            return frame
+
+
+def test_anonymous_and_foreign_origin_sockets_are_refused(product):
+    olive = session_cookie(operator_of(product))
+
+    async def scenario():
+        for communicator in (socket(None), socket(olive, origin=b"http://evil.example")):
+            connected, _ = await communicator.connect(timeout=TIMEOUT)
+            assert not connected
+            await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_connect_gets_a_snapshot_of_what_the_operator_may_see(api, product, other_api):
+    explicit = flagged(api, "c-1", "explicit")
+    flagged(api, "c-2", "high_risk")
+    other_api.post("/api/v1/conversations/c-9/messages",
+                   {"id": "m", "user": "u", "role": "user", "text": "x", "flag": {"level": "explicit"}}, format="json")
+    olive, sue = session_cookie(operator_of(product)), session_cookie(supervisor())
+
+    async def scenario():
+        for user, expected in ((olive, 2), (sue, 3)):
+            communicator = socket(user)
+            assert (await communicator.connect(timeout=TIMEOUT))[0]
+            snapshot = await communicator.receive_json_from(timeout=TIMEOUT)
+            assert snapshot["type"] == "queue.snapshot"
+            assert len(snapshot["incidents"]) == expected
+            assert snapshot["incidents"][0]["level"] == "explicit"
+            if user is olive:
+                assert snapshot["incidents"][0]["id"] == str(explicit.pk)
+                assert {i["product"] for i in snapshot["incidents"]} == {"companion-a"}
+            await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_new_incidents_and_messages_are_pushed_to_those_who_may_see_them(api, product, other_api):
+    olive = session_cookie(operator_of(product))
+    stranger = session_cookie(operator_of(Product.objects.create(name="elsewhere"), "stranger"))
+
+    async def scenario():
+        mine, theirs = socket(olive), socket(stranger)
+        for communicator in (mine, theirs):
+            assert (await communicator.connect(timeout=TIMEOUT))[0]
+            await communicator.receive_json_from(timeout=TIMEOUT)  # snapshot
+        from channels.db import database_sync_to_async
+
+        await database_sync_to_async(flagged)(api, "c-5", "explicit", text="<b>hi</b>")
+        opened = await receive_until(mine, "incident.opened")
+        assert opened["incident"]["conversation"] == "c-5" and opened["incident"]["level"] == "explicit"
+        created = await receive_until(mine, "message.created")
+        assert created["message"]["text"] == "<b>hi</b>"
+        assert await theirs.receive_nothing(timeout=0.3), "another product's operator hears nothing"
+        for communicator in (mine, theirs):
+            await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_claim_over_the_socket_one_winner_and_an_error_for_the_other(api, product):
+    incident = flagged(api)
+    olive, otto = session_cookie(operator_of(product)), session_cookie(operator_of(product, "otto"))
+
+    async def scenario():
+        first, second = socket(olive), socket(otto)
+        for communicator in (first, second):
+            assert (await communicator.connect(timeout=TIMEOUT))[0]
+            await communicator.receive_json_from(timeout=TIMEOUT)
+        await first.send_json_to({"type": "incident.claim", "incident": str(incident.pk)})
+        updated = await receive_until(second, "incident.updated")
+        assert updated["incident"]["status"] == "claimed" and updated["incident"]["claimed_by"] == "olive"
+        await second.send_json_to({"type": "incident.claim", "incident": str(incident.pk)})
+        error = await receive_until(second, "error")
+        assert error["code"] == "already_claimed"
+        await first.send_json_to({"type": "message.send", "incident": str(incident.pk), "text": "I'm here."})
+        created = await receive_until(second, "message.created")
+        assert created["message"]["role"] == "operator" and created["message"]["operator"] == "olive"
+        await first.send_json_to({"type": "incident.resolve", "incident": str(incident.pk), "outcome": "safe"})
+        resolved = await receive_until(second, "incident.updated")
+        assert resolved["incident"]["status"] == "resolved"
+        for communicator in (first, second):
+            await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_bad_frames_get_an_error_not_a_crash(product):
+    olive = session_cookie(operator_of(product))
+
+    async def scenario():
+        communicator = socket(olive)
+        assert (await communicator.connect(timeout=TIMEOUT))[0]
+        await communicator.receive_json_from(timeout=TIMEOUT)
+        await communicator.send_to(text_data="not json")
+        assert (await communicator.receive_json_from(timeout=TIMEOUT))["code"] == "unknown_frame"
+        await communicator.send_json_to({"type": "incident.claim", "incident": "nope"})
+        assert (await communicator.receive_json_from(timeout=TIMEOUT))["code"] == "not_found"
+        await communicator.send_json_to({"type": "incident.claim", "incident": ["list"]})
+        assert (await communicator.receive_json_from(timeout=TIMEOUT))["code"] == "not_found"
+        await communicator.disconnect()
+
+    run(scenario)
