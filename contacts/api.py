@@ -23,6 +23,8 @@ class ContactInSerializer(serializers.Serializer):
 
 
 class UserInSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="",
+                                       help_text="Optional; only used in urgent texts to contacts (never chat content).")
     birth_date = serializers.DateField(required=False, allow_null=True)
     age_group = serializers.ChoiceField(["minor", "adult", "elder"], required=False, allow_blank=True)
     locale = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
@@ -93,7 +95,7 @@ class UserView(APIView):
             end_user = services.register_end_user(
                 product_of(request), user_id,
                 birth_date=data.get("birth_date"), age_group=data.get("age_group", ""),
-                locale=data["locale"], region=data["region"],
+                locale=data["locale"], region=data["region"], first_name=data["first_name"],
                 contacts=[services.ContactInput(**c) for c in data["contacts"]],
             )
         except services.RegistrationError as problem:

@@ -15,6 +15,7 @@ class EndUser(models.Model):
 
     product = models.ForeignKey("conversations.Product", on_delete=models.CASCADE, related_name="end_users")
     external_id = models.CharField(max_length=128)
+    first_name = models.CharField(max_length=50, blank=True, help_text="Only ever used in texts to contacts.")
     birth_date = models.DateField(null=True, blank=True)
     age_group = models.CharField(max_length=8, choices=AGE_GROUPS, blank=True)
     locale = models.CharField(max_length=16, blank=True)
@@ -59,3 +60,70 @@ class Contact(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.kind})"
+
+
+class Notification(models.Model):
+    """One message to one person in an incident's emergency-contact chain (or a verification SMS).
+
+    The row is written before anything is sent (so a crash never loses or repeats a send silently)
+    and is the chain's truth; Celery only makes it fast, the periodic sweep makes it certain.
+    """
+
+    KINDS = [("sms", "SMS"), ("voice", "voice call"), ("page", "supervisor page"), ("verify", "verification SMS"),
+             ("reminder", "verification reminder")]
+    STATUSES = [
+        ("pending", "pending"),      # due at next_attempt_at
+        ("sending", "sending"),      # a worker holds it until locked_until
+        ("sent", "sent"),            # accepted by the provider, delivery awaited until deliver_by
+        ("delivered", "delivered"),
+        ("failed", "failed"),        # refused, failed or undelivered: the chain moves on
+        ("timed_out", "timed out"),  # no delivery report in time: the chain moves on
+    ]
+    FINAL = ("delivered", "failed", "timed_out")
+
+    incident = models.ForeignKey("escalation.Incident", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="notifications")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    staff = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=16, choices=KINDS)
+    step = models.PositiveSmallIntegerField(default=0, help_text="Position in the incident's chain.")
+    to_phone = models.CharField(max_length=20)
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=STATUSES, default="pending")
+    provider = models.CharField(max_length=16, blank=True)
+    provider_sid = models.CharField(max_length=64, blank=True, db_index=True)
+    provider_status = models.CharField(max_length=20, blank=True)
+    error_code = models.CharField(max_length=20, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # Handed to the broker at this time and not yet picked up: the sweep leaves it alone a while.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    deliver_by = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # At most one message per step of a chain, however many workers race to send it.
+            models.UniqueConstraint(fields=["incident", "step"], condition=models.Q(incident__isnull=False),
+                                    name="one_notification_per_chain_step"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
+            models.Index(fields=["status", "deliver_by"], name="notification_awaiting"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} step {self.step} ({self.status})"
+
+
+class ContactVerification(models.Model):
+    """A one-time link texted to a minor's or elder's contact; opening and confirming it verifies them."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="verifications")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -113,40 +113,43 @@ def validate_contacts(age_group: str, contacts: list[ContactInput]) -> list[Cont
 
 
 @transaction.atomic
-def register_end_user(product, external_id, *, birth_date=None, age_group="", locale="", region="", contacts=()):
-    """Create or replace an end user and their contacts (PUT semantics). Raises RegistrationError."""
+def register_end_user(product, external_id, *, birth_date=None, age_group="", locale="", region="", first_name="",
+                      contacts=()):
+    """Create or replace an end user and their contacts (PUT semantics). Raises RegistrationError.
+
+    Contacts are matched by phone: an unchanged number keeps its verification; a new number of a
+    minor's or elder's contact is texted a confirmation link once the transaction commits.
+    """
+    from .registration import send_verification  # registration builds on this module
+
     if birth_date and birth_date > timezone.localdate():
         raise RegistrationError("invalid", "The birth date is in the future.", {"birth_date": "In the future."})
     group = derive_age_group(birth_date, age_group, region)
     contacts = validate_contacts(group, list(contacts))
     now = timezone.now()
     end_user, _ = EndUser.objects.select_for_update().get_or_create(product=product, external_id=external_id)
-    end_user.birth_date, end_user.age_group = birth_date, group
+    end_user.birth_date, end_user.age_group, end_user.first_name = birth_date, group, first_name
     end_user.locale, end_user.region, end_user.updated_at = locale, region.upper(), now
 
-    # A phone already verified for this user stays verified; a new or changed number must be verified anew.
-    verified = {c.phone: c.verified_at for c in end_user.contacts.all() if c.verified_at}
-    end_user.contacts.all().delete()
-    rows = Contact.objects.bulk_create(
-        Contact(
-            end_user=end_user,
-            name=c.name,
-            relationship=c.relationship,
-            kind=c.kind,
-            phone=c.phone,
-            priority=c.priority,
-            verified_at=verified.get(c.phone),
-            created_at=now,
-        )
-        for c in contacts
-    )
-    status = registration_status(end_user, rows)
+    existing = {c.phone: c for c in end_user.contacts.all()}
+    kept, new = [], []
+    for given in contacts:
+        row = existing.pop(given.phone, None) or Contact(end_user=end_user, phone=given.phone, created_at=now)
+        row.name, row.relationship, row.kind, row.priority = given.name, given.relationship, given.kind, given.priority
+        (kept if row.pk else new).append(row)
+        row.save()
+    Contact.objects.filter(pk__in=[c.pk for c in existing.values()]).delete()
+
+    status = registration_status(end_user, kept + new)
     if status == "pending_verification" and end_user.registration_deadline is None:
         end_user.registration_deadline = now + timedelta(hours=settings.REGISTRATION_VERIFY_HOURS)
     elif status in ("not_required", "complete"):
         end_user.registration_deadline = None
     end_user.registration = status
     end_user.save()
+    if required_contact_kinds(group) is not None:
+        for contact in new:
+            send_verification(contact)
     return end_user
 
 

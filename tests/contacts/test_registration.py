@@ -1,0 +1,116 @@
+"""Registration rules kept by workers: verification links, reminders, restriction, birthdays."""
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from contacts import chain, registration
+from contacts.models import Contact, EndUser, Notification
+from conversations.models import Product
+from escalation.models import WebhookEvent
+
+from .conftest import MOTHER
+
+GUARDIAN = {"name": "Li Hua", "relationship": "mother", "kind": "guardian", "phone": MOTHER}
+
+
+def register(api, user_id="kid", **body):
+    body.setdefault("birth_date", "2012-03-01")
+    body.setdefault("contacts", [GUARDIAN])
+    response = api.put(f"/api/v1/users/{user_id}", {"first_name": "Xiaoming", "locale": "en", **body}, format="json")
+    assert response.status_code == 200, response.json()
+    return response.json()
+
+
+def sent_link(twilio):
+    chain.sweep()
+    for pk in Notification.objects.filter(status="pending").values_list("pk", flat=True):
+        chain.send(pk)
+    [request] = twilio.wait_for(lambda r: len(r) == 1)
+    return re.search(r"https://console\.example(/c/verify/\S+)", request.body).group(1)
+
+
+@pytest.mark.django_db
+class TestVerification:
+    def test_a_minors_new_contact_is_texted_a_link_that_verifies_once(self, api, twilio, client):
+        assert register(api)["registration"] == "pending_verification"
+        path = sent_link(twilio)
+        page = client.get(path)
+        assert page.status_code == 200 and b"confirm" in page.content.lower()
+        assert Contact.objects.get().verified_at is None, "opening the link (or a link preview) verifies no one"
+        assert client.post(path).status_code == 200
+        assert Contact.objects.get().verified_at is not None
+        assert api.get("/api/v1/users/kid").json()["registration"] == "complete"
+        assert client.post(path).status_code == 410, "single use"
+        assert client.get(path).status_code == 410
+
+    def test_an_expired_link_verifies_no_one(self, api, twilio, client):
+        register(api)
+        path = sent_link(twilio)
+        Contact.objects.get().verifications.update(expires_at=timezone.now() - timedelta(seconds=1))
+        assert client.post(path).status_code == 410
+        assert Contact.objects.get().verified_at is None
+
+    def test_an_unknown_token_is_410(self, client, db):
+        assert client.post("/c/verify/not-a-token").status_code == 410
+
+    def test_the_same_contact_again_is_not_texted_again_but_a_new_number_is(self, api, twilio):
+        register(api)
+        register(api)
+        assert Notification.objects.filter(kind="verify").count() == 1
+        register(api, contacts=[{**GUARDIAN, "phone": "+8613900139000"}])
+        assert Notification.objects.filter(kind="verify").count() == 2
+
+    def test_adults_contacts_need_no_verification(self, api, twilio):
+        register(api, user_id="adult", birth_date="1990-01-01")
+        assert not Notification.objects.exists()
+
+    def test_the_text_carries_no_chat_content_and_names_the_first_name_only(self, api, twilio):
+        register(api)
+        sent_link(twilio)
+        body = twilio.requests[0].body
+        assert "Xiaoming" in body and "mother" in body
+
+
+@pytest.mark.django_db
+class TestDeadlines:
+    def test_unverified_after_the_deadline_is_restricted_and_the_product_told(self, api, twilio, product):
+        product.webhook_url = "https://product.example/hooks"
+        product.save()
+        register(api)
+        deadline = EndUser.objects.get().registration_deadline
+        assert deadline - timezone.now() > timedelta(hours=71)
+        assert registration.enforce_deadlines(now=deadline - timedelta(hours=25))["restricted"] == 0
+        counts = registration.enforce_deadlines(now=deadline + timedelta(seconds=1))
+        assert counts["restricted"] == 1
+        assert api.get("/api/v1/users/kid").json()["registration"] == "restricted"
+        event = WebhookEvent.objects.get(type="user.registration_restricted")
+        assert '"user":"kid"' in event.body
+
+    def test_a_reminder_goes_out_once_in_the_last_day(self, api, twilio):
+        register(api)
+        deadline = EndUser.objects.get().registration_deadline
+        assert registration.enforce_deadlines(now=deadline - timedelta(hours=30))["reminded"] == 0
+        assert registration.enforce_deadlines(now=deadline - timedelta(hours=20))["reminded"] == 1
+        assert registration.enforce_deadlines(now=deadline - timedelta(hours=10))["reminded"] == 0
+        assert Notification.objects.filter(kind="reminder").count() == 1
+
+    def test_verifying_after_restriction_completes_the_registration(self, api, twilio, client):
+        register(api)
+        path = sent_link(twilio)
+        registration.enforce_deadlines(now=EndUser.objects.get().registration_deadline + timedelta(seconds=1))
+        assert EndUser.objects.get().registration == "restricted"
+        Contact.objects.get().verifications.update(expires_at=timezone.now() + timedelta(hours=1))
+        assert client.post(path).status_code == 200
+        assert EndUser.objects.get().registration == "complete"
+
+    def test_a_minor_turning_eighteen_is_re_evaluated(self, db):
+        today = date.today()
+        product = Product.objects.create(name="p")
+        eighteen_today = today.replace(year=today.year - 18, day=min(today.day, 28))
+        EndUser.objects.create(product=product, external_id="x", birth_date=eighteen_today, age_group="minor",
+                               registration="pending_verification", registration_deadline=timezone.now())
+        assert registration.enforce_deadlines()["regrouped"] == 1
+        user = EndUser.objects.get()
+        assert (user.age_group, user.registration) == ("adult", "not_required")
