@@ -1,6 +1,7 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Contact, EndUser
+from .models import Contact, EndUser, Notification
 from .services import mask_phone
 
 
@@ -19,12 +20,31 @@ class EndUserAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(SimpleHistoryAdmin):
     list_display = ("name", "kind", "relationship", "masked_phone", "priority", "verified_at", "end_user")
-    list_filter = ("kind",)
+    list_filter = ("kind", ("verified_at", admin.EmptyFieldListFilter), "end_user__age_group")
     search_fields = ("name", "end_user__external_id")
     raw_id_fields = ("end_user",)
 
     @admin.display(description="phone")
     def masked_phone(self, contact):
         return mask_phone(contact.phone)  # lists never show a full number
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Every SMS, call and page, with its delivery status (in the embedded default: the outbox)."""
+
+    list_display = ("created_at", "kind", "step", "masked_phone", "status", "provider", "error_code", "incident")
+    list_filter = ("kind", "status", "provider")
+    readonly_fields = [f.name for f in Notification._meta.fields]
+
+    @admin.display(description="to")
+    def masked_phone(self, notification):
+        return mask_phone(notification.to_phone)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

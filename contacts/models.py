@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 
 class EndUser(models.Model):
@@ -54,6 +55,7 @@ class Contact(models.Model):
     priority = models.PositiveSmallIntegerField(default=1)
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords()  # every change, by the API or an admin, with who and when
 
     class Meta:
         ordering = ["priority", "id"]

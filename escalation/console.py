@@ -3,6 +3,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 
+from contacts import chain
 from contacts.services import contacts_in_priority, mask_phone
 from conversations.directives import hotlines
 from conversations.models import Message, ReplyTemplate
@@ -39,6 +40,8 @@ def incident_detail(request, incident_id):
              "phone": c.phone if full_phones else mask_phone(c.phone), "verified": c.verified_at is not None}
             for c in contacts_in_priority(end_user)
         ],
+        "notifications": [chain.notification_item(n, full_phone=full_phones)
+                          for n in incident.notifications.select_related("contact", "staff").order_by("step")],
         "timeline": [
             {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor_label, "data": e.data}
             for e in incident.events.order_by("id")
