@@ -16,6 +16,7 @@ TEXTS = {
         "reminder": "{service}: reminder, please confirm that you are the {relationship} contact of {who}: {link}",
         "who": "{name}",
         "who_unknown": "a person who named you as their contact",
+        "who_unknown_verify": "one of our users",
         "callback": " Call us: {number}.",
     },
     "zh": {
@@ -23,10 +24,11 @@ TEXTS = {
                "心理援助热线：{hotline}。{callback}",
         "voice": "这里是{service}的紧急通知。{who}目前可能处于危险中，需要您的支持。请立即联系TA。如有紧急危险，请拨打110或120。",
         "page": "{service}控制台：明确风险事件（{incident}）未能联系到任何联系人，请立即打开 {console}",
-        "verify": "{service}：{who}将您登记为{relationship}联系人。请在{hours}小时内确认：{link}",
-        "reminder": "{service}：提醒您确认是否为{who}的{relationship}联系人：{link}",
+        "verify": "{service}：{who}将您登记为紧急联系人（{relationship}）。请在{hours}小时内确认：{link}",
+        "reminder": "{service}：提醒您确认是否同意作为{who}的紧急联系人（{relationship}）：{link}",
         "who": "{name}",
-        "who_unknown": "将您登记为联系人的用户",
+        "who_unknown": "将您登记为紧急联系人的用户",
+        "who_unknown_verify": "一位用户",
         "callback": "联系我们：{number}。",
     },
 }
@@ -36,9 +38,11 @@ def _texts(locale):
     return TEXTS["zh" if (locale or "").lower().startswith("zh") else "en"]
 
 
-def who(end_user, texts) -> str:
+def who(end_user, texts, kind) -> str:
     first_name = (end_user.first_name or "").strip().split(" ")[0]
-    return texts["who"].format(name=first_name) if first_name else texts["who_unknown"]
+    if first_name:
+        return texts["who"].format(name=first_name)
+    return texts["who_unknown_verify" if kind in ("verify", "reminder") else "who_unknown"]
 
 
 def render(kind, end_user, **values) -> str:
@@ -47,6 +51,6 @@ def render(kind, end_user, **values) -> str:
     callback = texts["callback"].format(number=settings.SERVICE_CALLBACK_NUMBER) if settings.SERVICE_CALLBACK_NUMBER \
         else ""
     return texts[kind].format(
-        service=end_user.product.name, who=who(end_user, texts), hotline=lines[0]["phone"] if lines else "",
+        service=end_user.product.name, who=who(end_user, texts, kind), hotline=lines[0]["phone"] if lines else "",
         callback=callback, console=f"{settings.PUBLIC_BASE_URL}/console/", **values,
     )

@@ -91,3 +91,10 @@ def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert "/api/v1/flags" in (tmp_path / "schema.yaml").read_text()
+
+
+@pytest.mark.django_db
+def test_static_files_are_served_without_debug(client, settings):
+    settings.DEBUG = False
+    response = client.get("/static/console/console.css")
+    assert response.status_code == 200
