@@ -26,7 +26,6 @@ from .providers import ProviderError, get_provider
 from .services import contacts_in_priority, mask_phone
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)  # longer than a provider call with its timeout
 PAGE_STEP_BASE = 1000  # supervisor pages come after every contact step
 SWEEP_BATCH = 200
 # Queued this long ago and still not picked up: the broker lost it (a Redis restart), queue again.
@@ -121,7 +120,8 @@ def send(notification_id):
     now = timezone.now()
     claimed = Notification.objects.filter(pk=notification_id, status="pending", next_attempt_at__lte=now).filter(
         Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-    ).update(status="sending", locked_until=now + LEASE, attempts=F("attempts") + 1, queued_at=None)
+    ).update(status="sending", locked_until=now + timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS),
+             attempts=F("attempts") + 1, queued_at=None)
     if not claimed:
         return  # sent already, not due yet, or another worker holds it
     notification = Notification.objects.get(pk=notification_id)

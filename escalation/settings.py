@@ -216,6 +216,8 @@ SERVICE_CALLBACK_NUMBER = os.environ.get("SERVICE_CALLBACK_NUMBER", "")  # in SM
 ESCALATION_AUTO_NOTIFY_SECONDS = int(os.environ.get("ESCALATION_AUTO_NOTIFY_SECONDS", "300"))
 SMS_DELIVERY_TIMEOUT_SECONDS = int(os.environ.get("SMS_DELIVERY_TIMEOUT_SECONDS", "180"))
 SMS_SEND_MAX_ATTEMPTS = 6
+# A worker holds a step this long; it must outlast a provider call (10 s timeout) by a margin.
+NOTIFICATION_LEASE_SECONDS = int(os.environ.get("NOTIFICATION_LEASE_SECONDS", "60"))
 VERIFY_LINK_HOURS = int(os.environ.get("VERIFY_LINK_HOURS", "72"))
 # An incident nobody has claimed after this long is escalated and the supervisors paged.
 ESCALATE_UNCLAIMED_AFTER_SECONDS = {

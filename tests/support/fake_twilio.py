@@ -25,6 +25,7 @@ class Request:
     body: str
     params: dict = field(default_factory=dict)
     sid: str = ""
+    status_code: int | None = None  # what the stand-in answered (None: it never answered)
 
 
 class FakeTwilio:
@@ -54,6 +55,10 @@ class FakeTwilio:
     def behave(self, number, behaviour):
         self.behaviours[number] = behaviour
 
+    def accepted(self):
+        """The requests Twilio would have taken (answered 201): what reached a phone."""
+        return [r for r in self.requests if r.status_code == 201]
+
     def _answer(self, handler, kind, params):
         to = params.get("To", "")
         behaviour = self.behaviours.get(to, "accept")
@@ -72,6 +77,7 @@ class FakeTwilio:
             "error": (500, {"code": 20500, "message": "Internal Server Error", "status": 500}),
             "busy": (429, {"code": 20429, "message": "Too Many Requests", "status": 429}),
         }[behaviour]
+        request.status_code = status
         data = json.dumps(payload).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")

@@ -108,13 +108,15 @@ class RedisServer:
         self.stop()
 
 
-def start_redis(timeout: float = 15.0, attempts: int = 3) -> RedisServer:
-    """Start a private redis-server and return once it answers PING (within `timeout` seconds)."""
+def start_redis(timeout: float = 15.0, attempts: int = 3, port: int | None = None) -> RedisServer:
+    """Start a private redis-server and return once it answers PING (within `timeout` seconds).
+
+    `port`: a given port (to bring a stopped server "back"); default a free one."""
     executable = redis_executable()
-    last_error = None
+    port_wanted, last_error = port, None
     for _ in range(attempts):  # another process may take the free port before Redis binds it
         directory = Path(tempfile.mkdtemp(prefix="test-redis-"))
-        port = free_port()
+        port = port_wanted or free_port()
         process = subprocess.Popen(
             [
                 executable,
