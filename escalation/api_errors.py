@@ -1,8 +1,14 @@
 """Every API error is JSON in the contract's shape: {"error": {"code", "message", "fields"}}."""
+import logging
+
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
+
+logger = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
 
 CODES = {
     exceptions.ParseError: (400, "malformed_json"),
@@ -55,6 +61,11 @@ def exception_handler(exc, context):
         return error_response(422, "invalid", "The request body is not valid.", flatten(exc.detail))
     if isinstance(exc, RequestDataTooBig):
         return body_too_large()
+    if isinstance(exc, DatabaseError):
+        # The database is down or locked: nothing was acknowledged, so the product retries.
+        logger.error("database unavailable: %s", exc.__class__.__name__)
+        return error_response(503, "unavailable", "The service is briefly unavailable; retry shortly.",
+                              headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     if isinstance(exc, PermissionDenied):

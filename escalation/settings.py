@@ -158,6 +158,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # The product API: JSON in, JSON out, errors in the contract's shape.
 API_MAX_BODY_BYTES = 1024 * 1024
+# Requests per API key per minute (429 with Retry-After beyond); 0 turns the limit off.
+API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "60000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["conversations.auth.ApiKeyAuthentication"],
@@ -165,6 +167,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["escalation.api_errors.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "escalation.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["conversations.throttling.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
