@@ -6,6 +6,13 @@ from conversations.models import ApiKey, Product
 pytest_plugins = ["tests.support.fixtures"]
 
 
+@pytest.fixture(autouse=True)
+def _login_lockout_off_unless_tested(request, settings):
+    """django-axes needs the request at authenticate(), which the test client's login() omits;
+    tests of the lockout itself mark themselves `axes` and log in through the real form."""
+    settings.AXES_ENABLED = "axes" in request.keywords
+
+
 @pytest.fixture
 def product(db):
     return Product.objects.create(name="companion-a")
