@@ -6,6 +6,13 @@ from conversations.models import ApiKey, Product
 pytest_plugins = ["tests.support.fixtures"]
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Staff passwords in tests need no brute-force resistance; PBKDF2 would cost ~0.3 s a user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _login_lockout_off_unless_tested(request, settings):
     """django-axes needs the request at authenticate(), which the test client's login() omits;
