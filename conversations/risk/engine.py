@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from bisect import bisect_left
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
@@ -95,15 +96,31 @@ def _build_automaton():
                         continue
                     table.setdefault(key, []).append(_Entry(concept, term_id, i, len(parts), prefix_ok))
     for key, entries in table.items():
-        automaton.add_word(key, (key, tuple(entries)))
+        # everything a match needs, precomputed: key length, whether the key starts / ends with a
+        # Latin character (whole-word checks), then the entries split by whether they may run on
+        # into a longer word and by whether they are whole phrases or parts of a gapped phrase
+        value = (
+            len(key),
+            _is_latin(key[0]),
+            _is_latin(key[-1]),
+            tuple((e.concept, e.term) for e in entries if e.parts == 1 and e.prefix_ok),
+            tuple((e.concept, e.term) for e in entries if e.parts == 1 and not e.prefix_ok),
+            tuple((e.term, e.part, e.parts) for e in entries if e.parts > 1 and e.prefix_ok),
+            tuple((e.term, e.part, e.parts) for e in entries if e.parts > 1 and not e.prefix_ok),
+        )
+        automaton.add_word(key, value)
     automaton.make_automaton()
     return automaton
 
 
 _AUTOMATON = _build_automaton()
+_GAPPED = [("~" in phrase) for _concept, phrase in _TERMS]  # a gapped hit never outranks a mask
 _GAP = int(LEXICON.get("gap_chars", 14))
+_GAP_STOP = re.compile(r"[。！？!?；;\n…]")  # the parts of a gapped phrase stay in one sentence
+# one alternation per regex concept: a handful of scans per message instead of one per pattern
 _REGEXES = [
-    (concept, re.compile(p)) for concept, pats in LEXICON.get("regex", {}).items() for p in pats
+    (concept, re.compile("|".join(f"(?:{p})" for p in pats)))
+    for concept, pats in LEXICON.get("regex", {}).items() if pats
 ]
 
 # --------------------------------------------------------------------------- segmentation
@@ -116,7 +133,7 @@ def _boundaries(pattern: re.Pattern, text: str) -> list[int]:
     return [m.end() for m in pattern.finditer(text)]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Hit:
     concept: str
     start: int
@@ -130,33 +147,44 @@ def _find_hits(m: str) -> list[_Hit]:
     singles: list[_Hit] = []
     parts: dict[int, list[list[tuple[int, int]]]] = {}
     n = len(m)
-    for end_idx, (key, entries) in _AUTOMATON.iter(m):
-        start = end_idx - len(key) + 1
+    for end_idx, (klen, latin_first, latin_last, run_on, whole, gap_run_on, gap_whole) in _AUTOMATON.iter(m):
+        start = end_idx - klen + 1
         end = end_idx + 1
-        left_ok = not (_is_latin(key[0]) and start > 0 and _is_latin(m[start - 1]))
-        if not left_ok:
-            continue
-        right_latin = _is_latin(key[-1]) and end < n and _is_latin(m[end])
-        for e in entries:
-            if right_latin and not e.prefix_ok:
-                continue
-            if e.parts == 1:
-                singles.append(_Hit(e.concept, start, end, e.term))
-            else:
-                slot = parts.setdefault(e.term, [[] for _ in range(e.parts)])
-                slot[e.part].append((start, end))
+        if latin_first and start > 0 and _is_latin(m[start - 1]):
+            continue  # a Latin phrase starts on a word boundary
+        right_latin = latin_last and end < n and _is_latin(m[end])
+        for concept, term in run_on:
+            singles.append(_Hit(concept, start, end, term))
+        if not right_latin:
+            for concept, term in whole:
+                singles.append(_Hit(concept, start, end, term))
+        for group in (gap_run_on, () if right_latin else gap_whole):
+            for term, part, count in group:
+                slot = parts.get(term)
+                if slot is None:
+                    if part:
+                        continue  # a later part before the first one cannot complete the phrase
+                    slot = parts[term] = [[] for _ in range(count)]
+                elif part and not slot[part - 1]:
+                    continue
+                slot[part].append((start, end))
     for term_id, spans in parts.items():
         if not all(spans):
             continue
         concept = _TERMS[term_id][0]
+        # The earliest later part that starts at or after the current end is the best candidate
+        # (a stop word only gets likelier further on): a binary search, not a scan, so a long run of
+        # one repeated character stays linear-logarithmic instead of quadratic.
+        later_parts = [sorted(later) for later in spans[1:]]
+        later_starts = [[s[0] for s in later] for later in later_parts]
         for first in spans[0]:
             cur_end, ok = first[1], True
-            for later in spans[1:]:
-                nxt = [s for s in later if s[0] >= cur_end and s[0] - cur_end <= _GAP]
-                if not nxt:
+            for later, starts in zip(later_parts, later_starts):
+                i = bisect_left(starts, cur_end)
+                if i == len(later) or later[i][0] - cur_end > _GAP or _GAP_STOP.search(m, cur_end, later[i][0]):
                     ok = False
                     break
-                cur_end = min(nxt)[1]
+                cur_end = later[i][1]
             if ok:
                 singles.append(_Hit(concept, first[0], cur_end, term_id))
     for concept, rx in _REGEXES:
@@ -174,8 +202,16 @@ _PAST = _MOD["past"]
 _PAST_APPLIES = frozenset(_PAST["applies_to"])
 _META = _MOD["meta"]
 _META_APPLIES = frozenset(_META["applies_to"])
+_META_MESSAGE = frozenset(_META.get("message_scope", ()))  # cancelled by a cue anywhere in the message
 _MASK = _MOD["mask"]["concept"]
 _OVERRIDES = [tuple(p) for p in _MOD.get("overrides", {}).get("pairs", ())]
+_THIRD = _MOD["third_person"]
+_THIRD_APPLIES = frozenset(_THIRD["applies_to"])
+_THIRD_GAP = int(_THIRD.get("max_gap_chars", 24))
+_FIRST_PERSON = re.compile(_THIRD["first_person_regex"])
+_THIRD_TARGETS = dict(_THIRD.get("targets", {}))
+_POLAR = _MOD["polarity"]
+_POLAR_CUES = frozenset(_POLAR["cues"])
 _TOKEN_RE = re.compile(r"[a-z0-9']+|[\u3400-\u9fff]")
 _PAST_BREAK = frozenset({"RECENT", "TIME"})
 
@@ -201,7 +237,19 @@ def _apply_modifiers(m: str, hits: list[_Hit]) -> tuple[list[_Hit], list[str]]:
     # 1. masks (idioms, hyperbole, technical, titles)
     masks = [h for h in hits if h.concept == _MASK]
     if masks:
-        hits = [h for h in hits if h.concept != _MASK and not any(_overlaps(h, k.start, k.end) for k in masks)]
+        # a hit that strictly contains a mask is a longer phrase of its own ("beat him to death"
+        # contains the idiom "to death") and survives; every other overlapping hit is dropped
+        hits = [
+            h for h in hits
+            if h.concept != _MASK and not any(
+                _overlaps(h, k.start, k.end)
+                and not (
+                    h.term >= 0 and not _GAPPED[h.term]
+                    and h.start <= k.start and k.end <= h.end and h.end - h.start > k.end - k.start
+                )
+                for k in masks
+            )
+        ]
         notes.append("mask")
     # 2. overrides: a cue inside a longer phrase of another concept is part of that phrase
     #    (书里 in 遗书里, joking in "not even joking")
@@ -226,6 +274,24 @@ def _apply_modifiers(m: str, hits: list[_Hit]) -> tuple[list[_Hit], list[str]]:
         if len(kept) != len(hits):
             notes.append("quoted")
         hits = kept
+    # 3b. third persons: a risk phrase whose subject is someone else ("我朋友说她想自杀",
+    #     "my roommate keeps talking about wanting to die") becomes a THIRD hit, provided the
+    #     subject cue comes first in the same clause and no first-person word stands between.
+    subjects = [h for h in hits if h.concept == _THIRD["cue"]]
+    if subjects:
+        kept = []
+        for h in hits:
+            if h.concept in _THIRD_APPLIES and any(
+                s.clause == h.clause and s.end <= h.start and h.start - s.end <= _THIRD_GAP
+                and not _FIRST_PERSON.search(m, s.end, h.start if h.concept not in _THIRD_TARGETS else h.end + _THIRD_GAP)
+                for s in subjects
+            ):
+                notes.append("third:" + h.concept)
+                target = _THIRD_TARGETS.get(h.concept, _THIRD["concept"])
+                kept.append(_Hit(target, h.start, h.end, h.term, h.sent, h.clause))
+                continue
+            kept.append(h)
+        hits = kept
     # 4. negation
     cancels = [h for h in hits if h.concept == _NEG["cancel"]]
     negs = [h for h in hits if h.concept == _NEG["cue"] and not any(_overlaps(h, c.start, c.end) for c in cancels)]
@@ -241,6 +307,24 @@ def _apply_modifiers(m: str, hits: list[_Hit]) -> tuple[list[_Hit], list[str]]:
                 notes.append("negated:" + h.concept)
                 continue
             kept.append(h)
+        hits = kept
+    # 4b. polarity: a phrase such as "reason to live" or 活下去的理由 is a risk only when negated
+    #     ("I don't see any reason to live", 找不到活下去的理由); otherwise it is dropped.
+    polar = [h for h in hits if h.concept == _POLAR["concept"]]
+    if polar:
+        cues = [h for h in hits if h.concept in _POLAR_CUES]
+        max_gap = int(_POLAR.get("max_gap_tokens", 6))
+        kept = []
+        for h in hits:
+            if h.concept != _POLAR["concept"]:
+                kept.append(h)
+            elif any(
+                n.clause == h.clause and n.start < h.start
+                and len(_TOKEN_RE.findall(m[n.end:h.start])) <= max_gap
+                for n in cues
+            ):
+                notes.append("polar:" + _POLAR["target"])
+                kept.append(_Hit(_POLAR["target"], h.start, h.end, h.term, h.sent, h.clause))
         hits = kept
     # 5. past and resolved
     pasts = [h for h in hits if h.concept == _PAST["cue"]]
@@ -270,7 +354,9 @@ def _apply_modifiers(m: str, hits: list[_Hit]) -> tuple[list[_Hit], list[str]]:
     if metas:
         kept = []
         for h in hits:
-            if h.concept in _META_APPLIES and any(x.clause == h.clause for x in metas):
+            if h.concept in _META_APPLIES and (
+                h.concept in _META_MESSAGE or any(x.clause == h.clause for x in metas)
+            ):
                 notes.append("meta:" + h.concept)
                 continue
             kept.append(h)
@@ -324,20 +410,62 @@ def _index(hits: Iterable[_Hit]) -> dict[str, set[int]]:
     return out
 
 
-def _fires(rule, idx: dict[str, set[int]]) -> bool:
-    if any(c in idx for c in rule["unless"]):
-        return False
-    for concepts, min_terms in rule["all"]:
-        if min_terms == 1:
-            if not any(c in idx for c in concepts):
-                return False
-        else:
-            terms = set()
-            for c in concepts:
-                terms |= {_TERMS[t][1] if t >= 0 else t for t in idx.get(c, ())}
-            if len(terms) < min_terms:
-                return False
+for _r in _RULES:
+    _r["single"] = tuple(g for g, n in _r["all"] if n == 1)  # plain groups: one set test each
+    _r["multi"] = tuple((g, n) for g, n in _r["all"] if n > 1)
+
+
+def _groups_met(rule, present) -> bool:
+    """Every plain group has a concept in ``present`` (set operations, no Python loop per concept)."""
+    for group in rule["single"]:
+        if group.isdisjoint(present):
+            return False
     return True
+
+
+def _fires(rule, idx: dict[str, set[int]]) -> bool:
+    if not rule["unless"].isdisjoint(idx.keys()) or not _groups_met(rule, idx.keys()):
+        return False
+    for concepts, min_terms in rule["multi"]:
+        terms = set()
+        for c in concepts:
+            terms |= {_TERMS[t][1] if t >= 0 else t for t in idx.get(c, ())}
+        if len(terms) < min_terms:
+            return False
+    return True
+
+
+# Every rule needs a hit of its first group: a message whose hits (after the modifiers) meet
+# none of these concepts fires no rule. Before the modifiers, the concepts they convert into
+# those (third person, past, polarity sources) and the concepts the context rules read count too.
+# Any one group of a rule will do; the least common one makes the test most useful, so groups
+# made only of everyday cues (times, "I'll", 想, money words) are passed over when possible.
+_COMMON = frozenset({
+    "TIME", "INTENT", "WANT", "THINK", "URGE", "DO_IT", "MONEY", "PROGRESS", "METHOD", "PLAN", "RECENT",
+    "THANKS_BARE", "FAREWELL", "SERIOUS", "DONE", "FINALITY", "SCAM", "STOCKPILE", "HABIT",
+})
+
+
+def _anchor_group(rule) -> frozenset:
+    groups = list(rule["single"]) + [g for g, _n in rule["multi"]]
+    return min(groups, key=lambda g: (g <= _COMMON, len(g & _COMMON), len(g)))
+
+
+def _sources(concepts: frozenset) -> frozenset:
+    """Concepts that the modifiers turn into one of ``concepts`` (past, third person, polarity)."""
+    out = set(concepts)
+    out |= {c for c in _PAST_APPLIES if "PAST_" + c in concepts}
+    out |= {c for c in _THIRD_APPLIES if _THIRD_TARGETS.get(c, _THIRD["concept"]) in concepts}
+    if _POLAR["target"] in concepts:
+        out.add(_POLAR["concept"])
+    return frozenset(out)
+
+
+_ANCHOR = frozenset().union(*(_anchor_group(r) for r in _RULES))
+_WORTH_A_LOOK = _sources(_ANCHOR)  # before the modifiers, for a message judged on its own
+_WORTH_A_LOOK_CTX = _WORTH_A_LOOK | _sources(  # ... and for one whose history will be read
+    frozenset().union(*(alt for r in _CTX_RULES for alt in r["current"]), *(r["unless"] for r in _CTX_RULES))
+)
 
 
 @dataclass(frozen=True)
@@ -355,23 +483,36 @@ def _segment(m: str, hits: list[_Hit]) -> None:
 
 
 @lru_cache(maxsize=8192)
-def _assess_single(text: str) -> _Single:
+def _assess_single(text: str, context: bool = True) -> _Single:
+    """``context=False``: the caller needs the assessment only, not the concepts that the
+    context rules read, so a message with no rule anchor at all can stop early."""
     m = matching_form(text)
     if not m:
         return _Single(NONE, frozenset())
     hits = _find_hits(m)
     if not hits:
         return _Single(NONE, frozenset())
+    if (_WORTH_A_LOOK_CTX if context else _WORTH_A_LOOK).isdisjoint([h.concept for h in hits]):
+        # nothing that a rule or a context rule could use, even after the modifiers convert
+        # hits (third person, past, polarity): the common case for everyday messages
+        return _Single(NONE, frozenset())
     _segment(m, hits)
     hits, notes = _apply_modifiers(m, hits)
     msg_idx = _index(hits)
-    by_sent: dict[int, list[_Hit]] = {}
-    for h in hits:
-        by_sent.setdefault(h.sent, []).append(h)
-    sent_idx = [_index(hs) for hs in by_sent.values()]
+    present = msg_idx.keys()
+    sent_idx = None
     fired = []
-    for rule in _RULES:
+    for rule in (_RULES if not present.isdisjoint(_ANCHOR) else ()):
+        # cheap message-level test first: a sentence rule cannot fire in a sentence unless
+        # every one of its groups is met somewhere in the message
+        if not _groups_met(rule, present):
+            continue
         if rule["scope"] == "sentence":
+            if sent_idx is None:
+                by_sent: dict[int, list[_Hit]] = {}
+                for h in hits:
+                    by_sent.setdefault(h.sent, []).append(h)
+                sent_idx = [_index(hs) for hs in by_sent.values()]
             ok = any(_fires(rule, idx) for idx in sent_idx)
         else:
             ok = _fires(rule, msg_idx)
@@ -390,12 +531,13 @@ def assess(text: str, history: Sequence[str] = ()) -> Assessment:
     """Assess one user message; ``history`` (earlier user messages, oldest first) can only raise."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    current = _assess_single(text)
+    has_history = bool(history)
+    current = _assess_single(text, has_history)
     result = current.assessment
     if not history or result.level == "explicit":
         return result
     past = [
-        _assess_single(h).assessment
+        _assess_single(h, False).assessment
         for h in list(history)[-_CTX_WINDOW:]
         if isinstance(h, str) and h.strip()
     ]

@@ -5,7 +5,8 @@ Two forms are produced:
 * ``normalise(text)`` - the readable normal form: NFKC (full-width -> ASCII), case folded,
   traditional -> simplified Chinese, format/zero-width characters removed, leetspeak inside
   words undone ("k!ll mys3lf" -> "kill myself"), letters spaced out to hide a word joined
-  ("k i l l" -> "kill"), runs of 3+ identical characters cut to 2, and the aliases of
+  ("k i l l" -> "kill"), starred-out risk words restored ("k*ll" -> "kill", from ``masked_words``),
+  runs of 3+ identical characters cut to 2, and the aliases of
   ``data/normalise.json`` applied ("zs" -> "自杀", "unalive" -> "kill myself", "tonite" -> "tonight").
 * ``matching_form(text)`` - what the automaton sees: the normal form with every doubled Latin
   letter collapsed ("kill" -> "kil", "feel" -> "fel"), so typos such as "kil myself" and
@@ -15,10 +16,13 @@ Everything is table driven; tables are built once at import.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
 from pathlib import Path
+
+import ahocorasick
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -56,6 +60,15 @@ def _load_t2s_table() -> dict[int, str]:
             nxt = table.get(ord(value))
             if nxt and nxt != value:
                 table[key] = nxt
+        # A character that is already a simplified target stays as it is: the variant tables
+        # would otherwise turn 吃 into 喫 and 么 into 幺, and regex patterns would miss them.
+        # GB2312 holds only standard simplified characters: those are never rewritten.
+        for key in list(table):
+            try:
+                chr(key).encode("gb2312")
+            except UnicodeEncodeError:
+                continue
+            del table[key]
     except Exception:  # pragma: no cover - OpenCC missing: fall back to the small table
         pass
     for trad, simp in _CONF.get("extra_t2s", {}).items():
@@ -97,8 +110,44 @@ def _compile_aliases(items):
 
 
 _ALIASES = _compile_aliases(_CONF["aliases"])
-# one pass over all aliases with a combined regex would be faster, but aliases are few
-_ALIAS_PREFILTER = re.compile("|".join(p.pattern for p, _ in _ALIASES)) if _ALIASES else None
+
+
+def _build_alias_probe():
+    """An Aho-Corasick automaton over the alias sources with spaces removed and doubled
+    letters collapsed: one C-level pass over the text finds which alias regexes can apply,
+    so a message runs only those few instead of one large alternation."""
+    automaton = ahocorasick.Automaton()
+    keys: dict[str, list[int]] = {}
+    for i, (src, _dst) in enumerate(sorted(_CONF["aliases"].items(), key=lambda kv: -len(kv[0]))):
+        key = _DOUBLE_LATIN_RE.sub(r"\1", _WS_RE.sub("", src.lower()))
+        keys.setdefault(key, []).append(i)
+    for key, idxs in keys.items():
+        automaton.add_word(key, tuple(idxs))
+    if keys:
+        automaton.make_automaton()
+    return automaton if keys else None
+
+
+_ALIAS_PROBE = _build_alias_probe()
+
+
+def _apply_aliases(s: str) -> str:
+    for _round in range(2):  # a second round catches an alias produced by another one
+        probe = _DOUBLE_LATIN_RE.sub(r"\1", _WS_RE.sub("", s))
+        found: set[int] = set()
+        for _end, idxs in _ALIAS_PROBE.iter(probe):
+            found.update(idxs)
+        if not found:
+            return s
+        changed = False
+        for i in sorted(found):  # the same order as the table: longest source first
+            pattern, dst = _ALIASES[i]
+            new = pattern.sub(dst, s)
+            if new != s:
+                s, changed = new, True
+        if not changed:
+            return s
+    return s
 
 
 def _undo_leet(match: re.Match) -> str:
@@ -115,26 +164,68 @@ def _undo_leet(match: re.Match) -> str:
     return "".join(chars)
 
 
+def _format_chars() -> dict[int, None]:
+    # zero-width joiners, BOM, bidi marks (category Cf) and variation selectors
+    out = {}
+    for cp in itertools.chain(range(0x10000), range(0xE0000, 0xE1000)):
+        if unicodedata.category(chr(cp)) == "Cf" or 0xFE00 <= cp <= 0xFE0F:
+            out[cp] = None
+    return out
+
+
+# one table for everything that is a character-for-character rewrite after NFKC and casefold:
+# format characters removed, quote variants unified, traditional -> simplified
+_CHAR_TABLE = {**_T2S, **_EXTRA_CHARS, **_format_chars()}
+_ASCII_REWRITE = re.compile("[" + re.escape("".join(chr(k) for k in _CHAR_TABLE if k < 128) or "\x00") + "]")
+# a text worth a leet pass has a leet character between two letters, with only digits or other
+# leet characters around it ("k!ll", "mys3lf", "su1c1de"): exactly the tokens _undo_leet changes
+_LEET_HINT_RE = re.compile(r"[a-z][0-9" + _LEET_CHARS + r"]*[" + _LEET_CHARS + r"][0-9" + _LEET_CHARS + r"]*[a-z]")
+_SPACED_HINT_RE = re.compile(r"(?<![a-z0-9])[a-z][ .\-_*][a-z][ .\-_*][a-z]")
+
+
 def _strip_format(text: str) -> str:
-    # zero-width joiners, BOM, bidi marks, variation selectors
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf" and not 0xFE00 <= ord(ch) <= 0xFE0F)
+    return text.translate(_CHAR_TABLE) if not text.isascii() else text
+
+
+_MASKED_WORDS = tuple(_CONF.get("masked_words", ()))
+_MASKED_RE = re.compile(r"(?<![a-z0-9*])[a-z]*\*+[a-z*]*(?![a-z0-9])")
+
+
+def _unmask(match: re.Match) -> str:
+    """A word with letters starred out ("k*ll", "su*c*de", "d**e") becomes the risk word of
+    ``masked_words`` it can only be: same length, every visible letter in place."""
+    tok = match.group(0)
+    if tok.strip("*") == "" or len(tok) < 3:
+        return tok
+    for word in _MASKED_WORDS:
+        if len(word) == len(tok) and all(c == "*" or c == w for c, w in zip(tok, word)):
+            return word
+    return tok
 
 
 def normalise(text: str) -> str:
     """Readable normal form used for matching (see module docstring)."""
     if not text:
         return ""
-    s = unicodedata.normalize("NFKC", text)
-    s = _strip_format(s).casefold()
-    s = s.translate(_EXTRA_CHARS).translate(_T2S)
-    s = _TOKEN_RE.sub(_undo_leet, s)
-    s = _SPACED_RE.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), s)
+    if text.isascii():
+        s = text.lower()  # NFKC and casefold change nothing here but case
+        if _ASCII_REWRITE.search(s):
+            s = s.translate(_CHAR_TABLE)
+    else:
+        s = unicodedata.normalize("NFKC", text).casefold().translate(_CHAR_TABLE)
+    if _LEET_HINT_RE.search(s):
+        s = _TOKEN_RE.sub(_undo_leet, s)
+    if "*" in s and _MASKED_WORDS:
+        s = _MASKED_RE.sub(_unmask, s)
+    if _SPACED_HINT_RE.search(s):
+        s = _SPACED_RE.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), s)
     s = _RUN3_RE.sub(r"\1\1", s)
-    s = _HYPHEN_RE.sub(" ", s)
-    if _ALIAS_PREFILTER is not None and _ALIAS_PREFILTER.search(s):
-        for pattern, dst in _ALIASES:
-            s = pattern.sub(dst, s)
-    s = _CJK_SPACE_RE.sub("", s)
+    if "-" in s or "_" in s:
+        s = _HYPHEN_RE.sub(" ", s)
+    if _ALIAS_PROBE is not None:
+        s = _apply_aliases(s)
+    if not s.isascii():
+        s = _CJK_SPACE_RE.sub("", s)
     s = _WS_RE.sub(" ", s).strip()
     return s
 
