@@ -2,7 +2,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
@@ -61,7 +61,7 @@ def exception_handler(exc, context):
         return error_response(422, "invalid", "The request body is not valid.", flatten(exc.detail))
     if isinstance(exc, RequestDataTooBig):
         return body_too_large()
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is down or locked: nothing was acknowledged, so the product retries.
         logger.error("database unavailable: %s", exc.__class__.__name__)
         return error_response(503, "unavailable", "The service is briefly unavailable; retry shortly.",
