@@ -12,7 +12,7 @@ from . import services
 from .auth import product_of
 from .models import Conversation, Message
 
-ERRORS = {code: s.ErrorSerializer for code in (400, 401, 404, 409, 413, 415, 422)}
+ERRORS = {code: s.ErrorSerializer for code in (400, 401, 404, 409, 413, 415, 422, 429, 503)}
 PAGE_LIMIT_MAX = 500
 
 

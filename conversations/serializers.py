@@ -13,13 +13,26 @@ MAX_TEXT = 20_000
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks drift; a message from tomorrow is a bug
 
 
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(StrictCharField, serializers.RegexField):
+    pass
+
+
 def not_in_future(value):
     if value and value > timezone.now() + FUTURE_TOLERANCE:
         raise serializers.ValidationError("Must not be in the future.")
     return value
 
 
-class ExternalId(serializers.CharField):
+class ExternalId(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=128, min_length=1, trim_whitespace=False, **kwargs)
 
@@ -27,14 +40,14 @@ class ExternalId(serializers.CharField):
 class FlagSerializer(serializers.Serializer):
     level = serializers.ChoiceField(LEVELS_FLAGGED)
     category = serializers.ChoiceField(CATEGORIES, required=False)
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    reason = StrictCharField(max_length=2000, required=False, allow_blank=True)
 
 
 class MessageInSerializer(serializers.Serializer):
     id = ExternalId()
     user = ExternalId(required=False)
     role = serializers.ChoiceField(ROLES_IN)
-    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False)
+    text = StrictCharField(max_length=MAX_TEXT, trim_whitespace=False)
     sent_at = serializers.DateTimeField(required=False, validators=[not_in_future])
     flag = FlagSerializer(required=False)
 
@@ -42,7 +55,7 @@ class MessageInSerializer(serializers.Serializer):
 class TranscriptItemSerializer(serializers.Serializer):
     id = ExternalId()
     role = serializers.ChoiceField(ROLES_IN)
-    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False)
+    text = StrictCharField(max_length=MAX_TEXT, trim_whitespace=False)
     sent_at = serializers.DateTimeField(required=False, validators=[not_in_future])
 
 
@@ -51,7 +64,7 @@ class FlagInSerializer(serializers.Serializer):
     user = ExternalId(required=False)
     level = serializers.ChoiceField(LEVELS_FLAGGED)
     category = serializers.ChoiceField(CATEGORIES, required=False)
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    reason = StrictCharField(max_length=2000, required=False, allow_blank=True)
     transcript = TranscriptItemSerializer(many=True, required=False, max_length=500)
 
 

@@ -13,7 +13,7 @@ from .models import Incident
 
 class IncidentView(APIView):
     @extend_schema(operation_id="get_incident",
-                   responses={200: IncidentDetailSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
+                   responses={200: IncidentDetailSerializer, **{c: ErrorSerializer for c in (401, 404, 429, 503)}})
     def get(self, request, incident_id):
         incident = get_object_or_404(Incident.objects.select_related("conversation"),
                                      pk=incident_id, product=product_of(request))
