@@ -1,6 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from escalation.audit import AuditedAdmin
+
 from .models import Contact, EndUser, Notification
 from .services import mask_phone
 
@@ -12,15 +14,15 @@ class ContactInline(admin.TabularInline):
 
 
 @admin.register(EndUser)
-class EndUserAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "product", "age_group", "region", "locale", "registration")
-    list_filter = ("age_group", "registration", "region", "product")
+class EndUserAdmin(AuditedAdmin, admin.ModelAdmin):
+    list_display = ("external_id", "product", "age_group", "region", "locale", "registration", "legal_hold")
+    list_filter = ("age_group", "registration", "region", "product", "legal_hold")
     search_fields = ("external_id",)
     inlines = [ContactInline]
 
 
 @admin.register(Contact)
-class ContactAdmin(SimpleHistoryAdmin):
+class ContactAdmin(AuditedAdmin, SimpleHistoryAdmin):
     list_display = ("name", "kind", "relationship", "masked_phone", "priority", "verified_at", "end_user")
     list_filter = ("kind", ("verified_at", admin.EmptyFieldListFilter), "end_user__age_group")
     search_fields = ("name", "end_user__external_id")
@@ -32,7 +34,7 @@ class ContactAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(AuditedAdmin, admin.ModelAdmin):
     """Every SMS, call and page, with its delivery status (in the embedded default: the outbox)."""
 
     list_display = ("created_at", "kind", "step", "masked_phone", "status", "provider", "error_code", "incident")

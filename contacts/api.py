@@ -6,29 +6,29 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conversations.auth import product_of
-from conversations.serializers import ErrorSerializer
+from conversations.serializers import ErrorSerializer, StrictCharField, StrictRegexField
 
 from . import services
 from .models import EndUser
 
-ERRORS = {code: ErrorSerializer for code in (400, 401, 404, 413, 415, 422)}
+ERRORS = {code: ErrorSerializer for code in (400, 401, 404, 413, 415, 422, 429, 503)}
 
 
 class ContactInSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    relationship = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=100)
+    relationship = StrictCharField(max_length=50, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(["guardian", "emergency"])
-    phone = serializers.CharField(max_length=32, help_text="E.164, e.g. +8613800138000")
+    phone = StrictCharField(max_length=32, help_text="E.164, e.g. +8613800138000")
     priority = serializers.IntegerField(min_value=1, max_value=99, required=False, default=1)
 
 
 class UserInSerializer(serializers.Serializer):
-    first_name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="",
+    first_name = StrictCharField(max_length=50, required=False, allow_blank=True, default="",
                                        help_text="Optional; only used in urgent texts to contacts (never chat content).")
     birth_date = serializers.DateField(required=False, allow_null=True)
     age_group = serializers.ChoiceField(["minor", "adult", "elder"], required=False, allow_blank=True)
-    locale = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
-    region = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True, default="",
+    locale = StrictCharField(max_length=16, required=False, allow_blank=True, default="")
+    region = StrictRegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True, default="",
                                     help_text="ISO 3166 alpha-2 country code")
     contacts = ContactInSerializer(many=True, required=False, default=list, max_length=10)
 
@@ -103,3 +103,12 @@ class UserView(APIView):
 
             raise ApiProblem(422, problem.code, problem.message, problem.fields)
         return Response(user_json(end_user))
+
+    @extend_schema(operation_id="erase_user", request=None,
+                   responses={204: None, 401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+                   description="Erase the user's personal data and texts (final Measures Art. 16); anonymous counts "
+                   "stay. 409 `legal_hold` while a legal hold applies. See docs/audit-and-reports.md.")
+    def delete(self, request, user_id):
+        from .rights import erase_view
+
+        return erase_view(request, user_id)

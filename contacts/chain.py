@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from escalation import live, outbox
+from escalation import audit, live, outbox
 from escalation.models import Incident, StaffProfile
 from escalation.services import record_event
 
@@ -27,6 +27,7 @@ from .services import contacts_in_priority, mask_phone
 
 log = logging.getLogger(__name__)
 PAGE_STEP_BASE = 1000  # supervisor pages come after every contact step
+ESCALATION_PAGE_STEP_BASE = 2000  # pages of an escalated incident (escalation.oncall): not part of the chain
 SWEEP_BATCH = 200
 # Queued this long ago and still not picked up: the broker lost it (a Redis restart), queue again.
 REQUEUE_AFTER = timedelta(seconds=60)
@@ -42,7 +43,7 @@ class ChainError(Exception):
 
 def start(incident, *, actor=None, reason="operator") -> bool:
     """Start the incident's chain once; False when it had already started. Call inside a transaction."""
-    if Notification.objects.filter(incident=incident).exists():
+    if Notification.objects.filter(incident=incident, step__lt=ESCALATION_PAGE_STEP_BASE).exists():
         return False
     record_event(incident, "notify_started", actor=actor, actor_label="" if actor else "console", reason=reason)
     _plan_step(incident, 0)
@@ -79,6 +80,14 @@ def _page_supervisors(incident):
                 to_phone=profile.phone, body=body)
     if not supervisors:
         log.error("incident %s: chain exhausted and no supervisor has a phone to page", incident.pk)
+
+
+def page_staff(incident, profiles, *, step_base=ESCALATION_PAGE_STEP_BASE) -> list:
+    """Page staff (StaffProfiles with a phone) by SMS about `incident`, one step each from `step_base`."""
+    body = sms_text.render("page", incident.conversation.end_user, incident=str(incident.pk)[:8])
+    created = [_create(incident=incident, staff=p.user, kind="page", step=step_base + offset, to_phone=p.phone,
+                       body=body) for offset, p in enumerate(profiles)]
+    return [n for n in created if n is not None]
 
 
 def _create(**fields):
@@ -219,7 +228,7 @@ def sweep(now=None) -> dict:
     overdue = Incident.objects.filter(
         level="explicit", status="open",
         opened_at__lte=now - timedelta(seconds=settings.ESCALATION_AUTO_NOTIFY_SECONDS),
-    ).exclude(notifications__isnull=False).select_related("conversation__end_user__product")
+    ).exclude(notifications__step__lt=ESCALATION_PAGE_STEP_BASE).select_related("conversation__end_user__product")
     for incident in overdue[:SWEEP_BATCH]:
         with transaction.atomic():
             if start(incident, reason="auto: unclaimed"):
@@ -246,6 +255,7 @@ def notification_item(notification, full_phone=False) -> dict:
 
 def _changed(notification, **extra):
     """Timeline event and console frame for a step's new state (both follow the transaction)."""
+    audit.notification(notification)  # every attempt's state, verification texts included
     if notification.incident_id is None:
         return
     incident = Incident.objects.get(pk=notification.incident_id)

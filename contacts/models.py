@@ -34,6 +34,10 @@ class EndUser(models.Model):
     DEPENDENCE_LEVELS = [("none", "none"), ("low", "low"), ("medium", "medium"), ("high", "high")]
     dependence_level = models.CharField(max_length=8, choices=DEPENDENCE_LEVELS, default="none")
     dependence_reminded_on = models.DateField(null=True, blank=True)
+    # Retention and the user's rights (docs/audit-and-reports.md).
+    legal_hold = models.BooleanField(default=False, help_text="Kept past the retention period; erasure refused.")
+    erased_at = models.DateTimeField(null=True, blank=True, help_text="Erased at the product's request: an "
+                                     "anonymous record kept for counts only.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["product", "external_id"], name="end_user_unique_per_product")]

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from escalation.audit import AuditedAdmin
+
 from .models import ApiKey, Conversation, Hotline, Message, Product, ReplyTemplate
 
 
@@ -15,14 +17,14 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("name", "webhook_url", "created_at")
     search_fields = ("name",)
     inlines = [ApiKeyInline]
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("external_id", "product", "end_user", "mode", "last_message_at")
     list_filter = ("mode", "product")
     search_fields = ("external_id",)
@@ -30,7 +32,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("external_id", "conversation", "role", "level", "category", "assessment_source", "received_at")
     list_filter = ("level", "role", "assessment_source")
     search_fields = ("external_id", "conversation__external_id")
@@ -38,13 +40,13 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReplyTemplate)
-class ReplyTemplateAdmin(admin.ModelAdmin):
+class ReplyTemplateAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("kind", "level", "locale", "region", "active", "text")
     list_filter = ("kind", "level", "locale", "active")
     list_editable = ("active",)
 
 
 @admin.register(Hotline)
-class HotlineAdmin(admin.ModelAdmin):
+class HotlineAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("region", "locale", "name", "phone", "hours", "priority", "active")
     list_filter = ("region", "active")

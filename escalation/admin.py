@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from .models import Incident, IncidentEvent
+from .audit import AuditedAdmin
+from .models import Incident, IncidentEvent, RolePolicy
 
 
 class IncidentEventInline(admin.TabularInline):
@@ -15,9 +16,9 @@ class IncidentEventInline(admin.TabularInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("id", "product", "conversation", "level", "category", "status", "claimed_by", "opened_at")
-    list_filter = ("status", "level", "category", "product")
+    list_filter = ("status", "level", "category", "product", "legal_hold")
     raw_id_fields = ("conversation", "claimed_by")
     readonly_fields = ("id", "opened_at")
     inlines = [IncidentEventInline]
@@ -52,7 +53,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("id", "product", "type", "status", "attempts", "created_at", "next_attempt_at", "delivered_at")
     list_filter = ("status", "type", "product")
     search_fields = ("id",)
@@ -70,3 +71,65 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Audit trail (read-only), the on-call roster, and audited staff accounts and groups.
+from django.contrib.auth.admin import GroupAdmin, UserAdmin  # noqa: E402  (appended section)
+from django.contrib.auth.models import Group, User  # noqa: E402
+
+from .models import AuditEntry, Shift, StaffProfile  # noqa: E402
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor_label", "action", "product", "object_type", "object_id")
+    list_filter = ("action", "object_type")
+    search_fields = ("actor_label", "object_id")
+    date_hierarchy = "at"
+    readonly_fields = ("at", "actor", "actor_label", "action", "product", "object_type", "object_id", "incident_id",
+                       "end_user_id", "data")
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Shift)
+class ShiftAdmin(AuditedAdmin, admin.ModelAdmin):
+    list_display = ("user", "role", "starts_at", "ends_at", "note")
+    list_filter = ("role", "user")
+    date_hierarchy = "starts_at"
+    raw_id_fields = ("user",)
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(AuditedAdmin, admin.ModelAdmin):
+    list_display = ("user", "phone")
+    filter_horizontal = ("products",)
+
+
+# Staff accounts and roles (groups): changes to who may see what are audited like everything else.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedAdmin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
+    pass
+
+
+@admin.register(RolePolicy)
+class RolePolicyAdmin(admin.ModelAdmin):
+    list_display = ("role", "require_two_factor")
+    list_editable = ("require_two_factor",)

@@ -8,7 +8,7 @@ from contacts.services import contacts_in_priority, mask_phone
 from conversations.directives import hotlines
 from conversations.models import Message, ReplyTemplate
 
-from . import live
+from . import audit, live
 from .models import Incident
 from .takeover import OUTCOMES
 
@@ -32,13 +32,17 @@ def incident_detail(request, incident_id):
         raise Http404
     end_user = incident.conversation.end_user
     full_phones = live.sees_everything(request.user)
+    contacts = contacts_in_priority(end_user)
+    audit.record("transcript.viewed", actor=request.user, obj=incident, before=request.GET.get("before"))
+    if full_phones and contacts:  # a supervisor sees the numbers in full: who read which number
+        audit.record("phones.viewed", actor=request.user, obj=incident, contacts=[c.pk for c in contacts])
     return JsonResponse({
         "incident": live.queue_item(incident),
         "transcript": transcript(incident, request.GET.get("before")),
         "contacts": [
             {"name": c.name, "relationship": c.relationship, "kind": c.kind, "priority": c.priority,
              "phone": c.phone if full_phones else mask_phone(c.phone), "verified": c.verified_at is not None}
-            for c in contacts_in_priority(end_user)
+            for c in contacts
         ],
         "notifications": [chain.notification_item(n, full_phone=full_phones)
                           for n in incident.notifications.select_related("contact", "staff").order_by("step")],

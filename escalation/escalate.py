@@ -1,4 +1,5 @@
-"""Incidents left unclaimed too long are escalated: marked, and the supervisors paged.
+"""Incidents left unclaimed too long are escalated: marked, the supervisors on shift paged by SMS
+(all supervisors when nobody is on shift: escalation.oncall), and a console alert sent.
 
 Run every few seconds by Celery beat. Idempotent: a conditional UPDATE marks each incident once,
 however many workers run the check.
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import live
+from . import audit, live, oncall
 from .models import Incident
 from .services import record_event
 
@@ -31,6 +32,8 @@ def escalate_overdue(now=None) -> int:
             incident = Incident.objects.select_related("product", "conversation__end_user").get(pk=pk)
             waited = int((now - incident.opened_at).total_seconds())
             record_event(incident, "escalated", actor_label="console", waited_seconds=waited)
+            paging = oncall.page_for_escalation(incident, now)  # the supervisors on shift, by SMS
+            audit.record("incident.escalated", obj=incident, waited_seconds=waited, **paging)
             live.incident_changed(incident, alert="escalated")
             escalated += 1
     return escalated

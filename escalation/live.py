@@ -10,6 +10,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from . import oncall
 from .models import Incident, StaffProfile
 from .roles import role_of
 
@@ -76,7 +77,8 @@ def snapshot(user) -> dict:
     queryset = visible_incidents(user).exclude(status="resolved").order_by("-level_rank", "opened_at")
     items = [queue_item(i) for i in queryset[:SNAPSHOT_LIMIT]]
     total = len(items) if len(items) < SNAPSHOT_LIMIT else queryset.count()
-    return {"type": "queue.snapshot", "incidents": items, "total": total}
+    # The roster (on call, online, the understaffed warning) rides along: escalation.oncall.
+    return {"type": "queue.snapshot", "incidents": items, "total": total, **oncall.summary()}
 
 
 def publish(incident, frame: dict):

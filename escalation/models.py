@@ -46,6 +46,7 @@ class Incident(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    legal_hold = models.BooleanField(default=False, help_text="Kept past the retention period (and audited).")
 
     class Meta:
         constraints = [
@@ -138,3 +139,132 @@ class WebhookAttempt(models.Model):
 
     def __str__(self):
         return f"{self.event_id} at {self.at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"
+
+
+# --- Audit trail, retention, reports and the on-call roster (docs/audit-and-reports.md) ---------
+
+class AuditRefused(Exception):
+    """The audit trail is append-only: updates and deletes are refused (the retention purge excepted)."""
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditRefused("Audit entries are append-only")
+
+    def delete(self):
+        raise AuditRefused("Audit entries are append-only")
+
+    def _purge_older_than(self, cutoff) -> int:
+        """The one deletion path: the retention purge (escalation.retention). A raw DELETE, no signals."""
+        return self.filter(at__lt=cutoff)._raw_delete(self.db)
+
+
+class AuditEntry(models.Model):
+    """One thing that happened, for the security assessment and the six-month log duty.
+
+    Written by `escalation.audit.record` only. No message text and no full phone numbers in `data`.
+    The actor and product are kept as plain ids (no database constraint), so deleting a staff user
+    or a product never touches the trail.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                              db_constraint=False, related_name="+")
+    actor_label = models.CharField(max_length=150, blank=True, help_text="'product:<name>', a username or 'console'")
+    action = models.CharField(max_length=60)
+    product = models.ForeignKey("conversations.Product", null=True, blank=True, on_delete=models.DO_NOTHING,
+                                db_constraint=False, related_name="+")
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    # What a legal hold is checked against (plain ids, no constraint: the trail outlives its subjects).
+    incident_id = models.UUIDField(null=True, blank=True)
+    end_user_id = models.BigIntegerField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "audit entries"
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["action", "at"], name="audit_action_time"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditRefused("Audit entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditRefused("Audit entries are append-only")
+
+
+class DailyStat(models.Model):
+    """Anonymous daily counts kept after the retention purge deletes the rows they were counted from.
+
+    Written by `escalation.reports.rollup` just before a day is purged (a `RollupDay` marks it);
+    reports read these for rolled-up days and count live rows for the others.
+    """
+
+    product = models.ForeignKey("conversations.Product", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    metric = models.CharField(max_length=60)
+    value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product", "day", "metric"], name="daily_stat_unique")]
+
+
+class RollupDay(models.Model):
+    """A day whose purgeable counts are in DailyStat (for every product)."""
+
+    day = models.DateField(unique=True)
+    rolled_at = models.DateTimeField(default=timezone.now)
+
+
+class Shift(models.Model):
+    """Who is on call when: an operator or a supervisor on shift."""
+
+    ROLES = [("operator", "operator"), ("supervisor", "supervisor")]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shifts")
+    role = models.CharField(max_length=16, choices=ROLES, default="operator")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["ends_at", "starts_at"], name="shift_time")]
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start")]
+
+    def __str__(self):
+        return f"{self.user} ({self.role}) {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M}"
+
+
+class ConsolePresence(models.Model):
+    """One open console websocket: who is online. Written on connect, removed on disconnect."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(max_length=200, unique=True)
+    connected_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+
+class RolePolicy(models.Model):
+    """Per staff role: whether its members must use two-factor authentication (TOTP, django-otp)."""
+
+    ROLES = [("operator", "operator"), ("supervisor", "supervisor"), ("admin", "admin")]
+
+    role = models.CharField(max_length=16, choices=ROLES, unique=True)
+    require_two_factor = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "role policies"
+
+    def __str__(self):
+        return f"{self.role}: two-factor {'required' if self.require_two_factor else 'optional'}"

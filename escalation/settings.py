@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "channels",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "escalation",
     "conversations",
     "contacts",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "escalation.two_factor.RequireTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -145,11 +149,17 @@ else:
             },
             # A file, not shared memory, so tests with concurrent requests lock like production does.
             "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")},
+            # Keep each thread's connection instead of opening one (and running the PRAGMAs) per
+            # request; a local file needs no health check.
+            "CONN_MAX_AGE": None,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Per-process memory cache: hot-path lookups with a short TTL (API keys, conversations.auth).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 10000}}}
 
 CHANNEL_LAYERS = {
     "default": {
@@ -178,6 +188,8 @@ CELERY_BEAT_SCHEDULE = {
     "escalate-overdue": {"task": "escalation.tasks.escalate_overdue", "schedule": 5.0, "options": {"expires": 5}},
     "enforce-registrations": {"task": "contacts.tasks.enforce_registrations", "schedule": 3600.0,
                               "options": {"expires": 3600}},
+    # Retention: logs older than RETENTION_DAYS go, daily (docs/audit-and-reports.md).
+    "purge-expired": {"task": "escalation.tasks.purge_expired", "schedule": 86400.0, "options": {"expires": 3600}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -269,6 +281,10 @@ SMS_SEND_MAX_ATTEMPTS = 6
 # A worker holds a step this long; it must outlast a provider call (10 s timeout) by a margin.
 NOTIFICATION_LEASE_SECONDS = int(os.environ.get("NOTIFICATION_LEASE_SECONDS", "60"))
 VERIFY_LINK_HOURS = int(os.environ.get("VERIFY_LINK_HOURS", "72"))
+# Logs (messages, timelines, notifications, audit) are kept this many days: at least 180 (final
+# Measures Art. 10) unless RETENTION_ALLOW_SHORT=1 says otherwise on purpose.
+RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "180"))
+RETENTION_ALLOW_SHORT = env_bool("RETENTION_ALLOW_SHORT", False)
 # An incident nobody has claimed after this long is escalated and the supervisors paged.
 ESCALATE_UNCLAIMED_AFTER_SECONDS = {
     "explicit": int(os.environ.get("ESCALATE_EXPLICIT_SECONDS", "60")),

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from conversations.models import Conversation, Message
 
-from . import live, webhooks
+from . import audit, live, webhooks
 from .models import Incident
 from .services import record_event
 
@@ -67,6 +67,8 @@ def claim(user, incident_id) -> Incident:
     Conversation.objects.filter(pk=incident.conversation_id).update(mode="human")
     incident.conversation.mode = "human"
     record_event(incident, "claimed", actor=user)
+    audit.record("incident.claimed", actor=user, obj=incident,
+                 waited_seconds=int((now - incident.opened_at).total_seconds()))
     _webhook(incident, "conversation.human_takeover", operator=user.get_short_name() or user.get_username())
     live.incident_changed(incident)
     return incident
@@ -86,6 +88,7 @@ def send_message(user, incident_id, text) -> Message:
     )
     Conversation.objects.filter(pk=incident.conversation_id).update(last_message_at=now)
     record_event(incident, "operator_message", actor=user, message=message.external_id)
+    audit.record("operator.message", actor=user, obj=message, incident=incident, product=incident.product_id)
     _webhook(incident, "conversation.operator_message",
              message={"id": message.external_id, "text": text, "sent_at": now.isoformat()})
     live.message_created(incident, message)
@@ -102,6 +105,7 @@ def return_to_ai(user, incident_id, note="") -> Incident:
     Conversation.objects.filter(pk=incident.conversation_id).update(mode="ai")
     incident.conversation.mode = "ai"
     record_event(incident, "returned_to_ai", actor=user, note=note)
+    audit.record("incident.returned", actor=user, obj=incident)
     _webhook(incident, "conversation.returned_to_ai", note=note)
     live.incident_changed(incident)
     return incident
@@ -123,6 +127,7 @@ def resolve(user, incident_id, outcome, note="") -> Incident:
     Conversation.objects.filter(pk=incident.conversation_id).update(mode="ai")
     incident.conversation.mode = "ai"
     record_event(incident, "resolved", actor=user, outcome=outcome, note=note)
+    audit.record("incident.resolved", actor=user, obj=incident, outcome=outcome)
     _webhook(incident, "incident.resolved", outcome=outcome)
     live.incident_changed(incident)
     return incident
@@ -139,4 +144,5 @@ def notify_contacts(user, incident_id):
         raise TakeoverError("resolved", "This incident is already resolved.")
     if not chain.start(incident, actor=user, reason="operator"):
         raise TakeoverError("already_notified", "The contacts are already being notified.")
+    audit.record("contacts.notify", actor=user, obj=incident)
     return incident

@@ -29,3 +29,10 @@ def escalate_overdue():
     from .escalate import escalate_overdue as run
 
     return run()
+
+
+@shared_task(ignore_result=True)
+def purge_expired():
+    from .retention import purge
+
+    return purge()

@@ -5,15 +5,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from contacts import views as contact_views
 from contacts.api import UserView
+from contacts.rights import UserExportView
 from conversations.api import ConversationView, FlagsView, MessagesView
 
-from . import console, views
+from . import console, reports_views, two_factor, views
 from .api import IncidentView
 
 EXTERNAL_ID = r"(?P<{}>[^/]{{1,128}})"
 
 api_v1 = [
     re_path(rf"^users/{EXTERNAL_ID.format('user_id')}$", UserView.as_view(), name="user"),
+    re_path(rf"^users/{EXTERNAL_ID.format('user_id')}/export$", UserExportView.as_view(), name="user-export"),
     re_path(rf"^conversations/{EXTERNAL_ID.format('conversation_id')}$", ConversationView.as_view(),
             name="conversation"),
     re_path(rf"^conversations/{EXTERNAL_ID.format('conversation_id')}/messages$", MessagesView.as_view(),
@@ -26,6 +28,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("console/", console.queue, name="console"),
     path("console/incidents/<uuid:incident_id>/", console.incident_detail, name="console-incident"),
+    path("console/oncall.json", reports_views.oncall_json, name="console-oncall"),
+    path("console/reports/", reports_views.page, name="reports"),
+    path("console/reports/data.json", reports_views.data, name="reports-data"),
+    path("console/reports/referrals-<int:year>.csv", reports_views.referrals_csv, name="reports-referrals"),
+    path("console/reports/<slug:name>.csv", reports_views.report_csv, name="reports-csv"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("twilio/status/", contact_views.twilio_status, name="twilio-status"),
     path("c/verify/<str:token>", contact_views.verify_contact, name="verify-contact"),
@@ -34,6 +41,8 @@ urlpatterns = [
     # Swagger UI runs an inline script: its page alone is exempt from the content security policy.
     path("api/docs/", csp_exempt()(SpectacularSwaggerView.as_view(url_name="schema")), name="api-docs"),
     path("admin/", admin.site.urls),
+    path("accounts/2fa/", two_factor.verify, name="two-factor-verify"),
+    path("accounts/2fa/setup/", two_factor.setup, name="two-factor-setup"),
     path("accounts/", include("django.contrib.auth.urls")),
 ]
 
