@@ -4,7 +4,7 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import live, takeover
+from . import live, oncall, takeover, two_factor
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,10 @@ ACTIONS = {
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_staff:
+        if user is None or not user.is_authenticated or not user.is_staff or not await database_sync_to_async(
+                two_factor.passed)(user, self.scope["session"]):
+            # Accept, then close with 4403: the browser sees "signed out", not a network error to retry.
+            await self.accept()
             await self.close(code=4403)
             return
         self.user = user
@@ -28,14 +31,20 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         for group in self.console_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        await database_sync_to_async(oncall.connected)(user, self.channel_name)  # who is online
         # Joined first, snapshot second: a frame racing the snapshot arrives after it, never lost.
         await self.send_json(await database_sync_to_async(live.snapshot)(user))
 
     async def disconnect(self, code):
+        if getattr(self, "user", None) is not None:
+            await database_sync_to_async(oncall.disconnected)(self.channel_name)
         for group in getattr(self, "console_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, frame, **kwargs):
+        if isinstance(frame, dict) and frame.get("type") == "presence.ping":
+            await database_sync_to_async(oncall.seen)(self.channel_name)  # still online; no answer
+            return
         action = ACTIONS.get(frame.get("type")) if isinstance(frame, dict) else None
         if action is None:
             await self.send_error("unknown_frame", "Unknown frame type.")

@@ -7,6 +7,7 @@ import { beep, el, fill, label, pageData, t, waited } from "./util.js";
 const $ = (id) => document.getElementById(id);
 const RANK = { explicit: 3, high_risk: 2, distress: 1, none: 0 };
 const RETRY_FIRST_MS = 500;
+const SIGNED_OUT = 4403; // the server closes a socket it will not serve with this code
 const RETRY_MAX_MS = 10000;
 
 const me = pageData("console-username", "");
@@ -32,9 +33,14 @@ function connect() {
     }
     if (frame && typeof frame.type === "string") handle(frame);
   });
-  ws.addEventListener("close", () => {
+  ws.addEventListener("close", (event) => {
     if (socket !== ws) return;
     socket = null;
+    if (event.code === SIGNED_OUT) {
+      // Session expired or a second factor is due: the login pages take it from here.
+      window.location.assign("/accounts/login/?next=/console/");
+      return;
+    }
     setConnection("reconnecting");
     setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);

@@ -41,10 +41,34 @@ def test_anonymous_and_foreign_origin_sockets_are_refused(product):
     olive = session_cookie(operator_of(product))
 
     async def scenario():
-        for communicator in (socket(None), socket(olive, origin=b"http://evil.example")):
-            connected, _ = await communicator.connect(timeout=TIMEOUT)
-            assert not connected
-            await communicator.disconnect()
+        foreign = socket(olive, origin=b"http://evil.example")
+        assert not (await foreign.connect(timeout=TIMEOUT))[0]
+        await foreign.disconnect()
+        await assert_signed_out(socket(None))
+
+    run(scenario)
+
+
+async def assert_signed_out(communicator):
+    """Accepted only to be closed with 4403, so the browser says "signed out" rather than retrying."""
+    assert (await communicator.connect(timeout=TIMEOUT))[0]
+    assert await communicator.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4403}
+    await communicator.disconnect()
+
+
+def test_non_staff_and_unverified_two_factor_sockets_are_signed_out(product):
+    from django.contrib.auth.models import User
+
+    from escalation.models import RolePolicy
+
+    User.objects.create_user("end_user_account", password=PASSWORD)
+    user_cookie = session_cookie(User.objects.get(username="end_user_account"))
+    RolePolicy.objects.create(role="operator", require_two_factor=True)
+    unverified = session_cookie(operator_of(product))
+
+    async def scenario():
+        await assert_signed_out(socket(user_cookie))
+        await assert_signed_out(socket(unverified))
 
     run(scenario)
 
