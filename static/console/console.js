@@ -2,6 +2,7 @@
 // Frames are described in docs/api-v1.md ("Operator console websocket"); docs/console.md explains
 // this module's structure. No build step: plain ES modules served as static files.
 import { IncidentPane } from "./incident.js";
+import { PRESENCE_PING_MS, renderRoster, startRosterRefresh } from "./oncall.js";
 import { beep, el, fill, label, pageData, t, waited } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
@@ -82,6 +83,7 @@ function handle(frame) {
       setConnection("live");
       $("queue-count").dataset.total = frame.total;
       renderQueue();
+      renderRoster(frame);
       if (pane.id) pane.load(); // catch up the open transcript too
       break;
     }
@@ -210,5 +212,9 @@ setConnection("connecting");
 renderQueue();
 setInterval(tick, 1000);
 connect();
+startRosterRefresh();
+setInterval(() => {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "presence.ping" }));
+}, PRESENCE_PING_MS);
 const opened = /^#incident=([0-9a-f-]{36})$/.exec(location.hash);
 if (opened) pane.open(opened[1]);

@@ -217,3 +217,17 @@ def test_the_compiled_mo_matches_the_po():
     assert len(entries) > 50
     stale = [msgid for msgid, msgstr in entries if not msgstr or translations.gettext(msgid) != msgstr]
     assert not stale, f"django.mo is out of date or untranslated (compilemessages): {stale}"
+
+
+@pytest.mark.django_db
+def test_the_roster_panel_and_the_reports_link_for_supervisors_only(client):
+    from escalation.roles import create_staff
+
+    create_staff("sue", "long-enough-1", "supervisor")
+    create_staff("olive", "long-enough-1", "operator")
+    client.login(username="sue", password="long-enough-1")
+    page = client.get("/console/").content.decode()
+    assert 'id="oncall-list"' in page and 'href="/console/reports/"' in page
+    client.login(username="olive", password="long-enough-1")
+    page = client.get("/console/").content.decode()
+    assert 'id="oncall-list"' in page and 'href="/console/reports/"' not in page
