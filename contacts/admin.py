@@ -1,6 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from escalation.admin import ReadOnlyAdmin
 from escalation.audit import AuditedAdmin
 
 from .models import Contact, EndUser, Notification
@@ -34,7 +35,7 @@ class ContactAdmin(AuditedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(AuditedAdmin, admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Every SMS, call and page, with its delivery status (in the embedded default: the outbox)."""
 
     list_display = ("created_at", "kind", "step", "masked_phone", "status", "provider", "error_code", "incident")
@@ -44,9 +45,3 @@ class NotificationAdmin(AuditedAdmin, admin.ModelAdmin):
     @admin.display(description="to")
     def masked_phone(self, notification):
         return mask_phone(notification.to_phone)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

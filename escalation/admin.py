@@ -1,18 +1,30 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 
 from .audit import AuditedAdmin
-from .models import Incident, IncidentEvent, RolePolicy
+from .models import (AuditEntry, Incident, IncidentEvent, RolePolicy, Shift, StaffProfile, WebhookAttempt,
+                     WebhookEvent)
 
 
-class IncidentEventInline(admin.TabularInline):
-    model = IncidentEvent
-    extra = 0
-    can_delete = False
-    fields = ("at", "kind", "actor_label", "data")
-    readonly_fields = fields
+class ReadOnlyAdmin:
+    """For what only the application writes (timelines, the audit trail, outboxes): view, never edit."""
 
     def has_add_permission(self, request, obj=None):
-        return False  # the timeline is written by the application only
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class IncidentEventInline(ReadOnlyAdmin, admin.TabularInline):
+    model = IncidentEvent
+    extra = 0
+    fields = ("at", "kind", "actor_label", "data")
+    readonly_fields = fields
 
 
 @admin.register(Incident)
@@ -25,35 +37,23 @@ class IncidentAdmin(AuditedAdmin, admin.ModelAdmin):
 
 
 @admin.register(IncidentEvent)
-class IncidentEventAdmin(admin.ModelAdmin):
+class IncidentEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("incident", "at", "kind", "actor_label")
     list_filter = ("kind",)
     readonly_fields = ("incident", "at", "kind", "actor", "actor_label", "data")
 
-    def has_change_permission(self, request, obj=None):
-        return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-# Webhooks: read-only, since the outbox is written by the application and retried by the sweep.
-from .models import WebhookAttempt, WebhookEvent  # noqa: E402  (appended section)
-
-
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyAdmin, admin.TabularInline):
     model = WebhookAttempt
     extra = 0
-    can_delete = False
     fields = ("at", "status_code", "error", "duration_ms", "response_excerpt")
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(AuditedAdmin, admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """The outbox is written by the application and retried by the sweep."""
+
     list_display = ("id", "product", "type", "status", "attempts", "created_at", "next_attempt_at", "delivered_at")
     list_filter = ("status", "type", "product")
     search_fields = ("id",)
@@ -63,25 +63,9 @@ class WebhookEventAdmin(AuditedAdmin, admin.ModelAdmin):
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-# Audit trail (read-only), the on-call roster, and audited staff accounts and groups.
-from django.contrib.auth.admin import GroupAdmin, UserAdmin  # noqa: E402  (appended section)
-from django.contrib.auth.models import Group, User  # noqa: E402
-
-from .models import AuditEntry, Shift, StaffProfile  # noqa: E402
-
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("at", "actor_label", "action", "product", "object_type", "object_id")
     list_filter = ("action", "object_type")
     search_fields = ("actor_label", "object_id")
@@ -89,15 +73,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     readonly_fields = ("at", "actor", "actor_label", "action", "product", "object_type", "object_id", "incident_id",
                        "end_user_id", "data")
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Shift)
@@ -114,6 +89,12 @@ class StaffProfileAdmin(AuditedAdmin, admin.ModelAdmin):
     filter_horizontal = ("products",)
 
 
+@admin.register(RolePolicy)
+class RolePolicyAdmin(AuditedAdmin, admin.ModelAdmin):
+    list_display = ("role", "require_two_factor")
+    list_editable = ("require_two_factor",)
+
+
 # Staff accounts and roles (groups): changes to who may see what are audited like everything else.
 admin.site.unregister(User)
 admin.site.unregister(Group)
@@ -127,9 +108,3 @@ class AuditedUserAdmin(AuditedAdmin, UserAdmin):
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
     pass
-
-
-@admin.register(RolePolicy)
-class RolePolicyAdmin(admin.ModelAdmin):
-    list_display = ("role", "require_two_factor")
-    list_editable = ("require_two_factor",)
