@@ -28,6 +28,8 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-local-only-" + str(BASE_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 PORT = int(os.environ.get("PORT", "8000"))
+# DEMO=1 (set by `make run`): /demo/, an end-user chat that talks to the API as a product would.
+DEMO = env_bool("DEMO", False)
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", f"http://localhost:{PORT}").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", PUBLIC_BASE_URL)
 

@@ -8,7 +8,7 @@ from contacts.api import UserView
 from contacts.rights import UserExportView
 from conversations.api import ConversationView, FlagsView, MessagesView
 
-from . import console, reports_views, two_factor, views
+from . import console, demo, reports_views, two_factor, views
 from .api import IncidentView
 
 EXTERNAL_ID = r"(?P<{}>[^/]{{1,128}})"
@@ -27,6 +27,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("console/", console.queue, name="console"),
+    path("demo/", demo.chat, name="demo"),
     path("console/incidents/<uuid:incident_id>/", console.incident_detail, name="console-incident"),
     path("console/oncall.json", reports_views.oncall_json, name="console-oncall"),
     path("console/reports/", reports_views.page, name="reports"),

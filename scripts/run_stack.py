@@ -450,6 +450,7 @@ def start(stack, settings):
     return [
         "=" * 72,
         f"Escalation console: {base_url}/console/",
+        *([f"demo chat (a product's end user): {base_url}/demo/"] if env.get("DEMO") == "1" else []),
         f"login: {login}" if login else "login: (none: seed_demo printed no login)",
         f"api key: {api_key}" if api_key else "api key: (none: seed_demo printed no API key)",
         *other_logins,
@@ -476,6 +477,7 @@ def main():
         VAR_DIR=str(var_dir),
         PYTHONUNBUFFERED="1",
         DJANGO_SETTINGS_MODULE=env.get("DJANGO_SETTINGS_MODULE", "escalation.settings"),
+        DEMO=env.get("DEMO", "1"),  # the end-user chat simulator at /demo/
     )
     settings = {
         "var_dir": var_dir,

@@ -7,6 +7,7 @@ Every wait is one of Playwright's auto-waiting expectations; nothing sleeps.
 import json
 import os
 import re
+import tempfile
 import threading
 import urllib.request
 from datetime import timedelta
@@ -67,8 +68,9 @@ class ConsoleInTheBrowser(ChannelsLiveServerTestCase):
         cls.redis = start_redis()
         layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                               "CONFIG": {"hosts": [cls.redis.url]}}}
+        cls.var_dir = Path(tempfile.mkdtemp(prefix="console-browser-"))  # the demo page's key lives here
         cls._redis_settings = override_settings(REDIS_URL=cls.redis.url, CELERY_BROKER_URL=cls.redis.url,
-                                                CHANNEL_LAYERS=layers)
+                                                CHANNEL_LAYERS=layers, DEMO=True, VAR_DIR=cls.var_dir)
         cls._redis_settings.enable()
         from escalation.celery import app as celery_app
 
@@ -492,3 +494,29 @@ class ConsoleInTheBrowser(ChannelsLiveServerTestCase):
         row = boss.locator("#contacts tr", has_text="Mum")
         expect(row.locator("td.phone")).to_have_text("+8613800138000")  # supervisors see full phones
         expect(row.locator("td.notification")).to_contain_text("(SMS)")
+
+    def test_11_a_two_way_exchange_with_the_demo_chat(self):
+        (self.var_dir / "demo_api_key").write_text(self.key)
+        demo = self.page_for()
+        demo.goto(f"{self.live_server_url}/demo/")
+        expect(demo.locator("#demo-log")).to_be_empty()
+        demo.locator("#demo-text").fill("Tell me a joke")
+        demo.get_by_role("button", name="Send").click()
+        expect(demo.locator("#demo-log li.from-assistant")).to_contain_text("I hear you")  # the AI answers
+
+        operator = self.console(operator_of(self.product))
+        demo.locator("#demo-text").fill("I am going to kill myself tonight")
+        demo.get_by_role("button", name="Send").click()
+        expect(demo.locator("#demo-log li.from-system").last).to_contain_text("joining")  # hold_for_operator
+        conversation = Conversation.objects.get(product=self.product).external_id
+        self.open_incident(operator, conversation)
+        operator.get_by_role("button", name="Take over").click()
+        expect(demo.locator("#demo-status")).to_contain_text("a person")  # the product polls the mode
+        operator.locator("#reply-text").fill("Hi, I'm Olive from the safety team. I'm here.")
+        operator.locator("#send").click()
+        expect(demo.locator("#demo-log li.from-operator")).to_contain_text("I'm Olive")  # polled by the product
+        demo.locator("#demo-text").fill("thank you for coming")
+        demo.get_by_role("button", name="Send").click()
+        expect(operator.locator("#transcript")).to_contain_text("thank you for coming")  # live in the console
+        assert not Message.objects.filter(role="assistant", text__startswith="I hear you").exclude(
+            sent_at__lt=Incident.objects.get(product=self.product).opened_at).exists(), "the AI held back"

@@ -231,3 +231,13 @@ def test_the_roster_panel_and_the_reports_link_for_supervisors_only(client):
     client.login(username="olive", password="long-enough-1")
     page = client.get("/console/").content.decode()
     assert 'id="oncall-list"' in page and 'href="/console/reports/"' not in page
+
+
+@pytest.mark.django_db
+def test_the_demo_chat_exists_only_when_demo_is_on(client, settings, tmp_path):
+    settings.DEMO, settings.VAR_DIR = False, tmp_path
+    assert client.get("/demo/").status_code == 404
+    settings.DEMO = True
+    (tmp_path / "demo_api_key").write_text("ek_local_demo_key")
+    page = client.get("/demo/")
+    assert page.status_code == 200 and b"ek_local_demo_key" in page.content
