@@ -9,26 +9,19 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from contacts import chain
 from contacts.models import Notification
 from escalation import takeover
 from tests.escalation.helpers import operator_of
 from tests.support.fixtures import point_broker_at, running_worker, wait_until
+from tests.support.processes import database_url
 from tests.support.servers import start_redis
 
 from .conftest import AUTH_TOKEN, MOTHER
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 LEASE_SECONDS = 2
-
-
-def database_url():
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def worker_process(broker_url, twilio):

@@ -162,3 +162,37 @@ def test_bad_frames_get_an_error_not_a_crash(product):
         await communicator.disconnect()
 
     run(scenario)
+
+
+def test_return_to_ai_notify_and_a_reconnect_snapshot(api, product, settings):
+    settings.TWILIO_ACCOUNT_SID = ""  # the built-in outbox provider
+    api.put("/api/v1/users/u-1", {"birth_date": "2012-01-01", "contacts": [
+        {"name": "Li Hua", "kind": "guardian", "phone": "+8613800138000"}]}, format="json")
+    incident = flagged(api)
+    olive = session_cookie(operator_of(product))
+
+    async def scenario():
+        first = socket(olive)
+        assert (await first.connect(timeout=TIMEOUT))[0]
+        await first.receive_json_from(timeout=TIMEOUT)
+        await first.send_json_to({"type": "contacts.notify", "incident": str(incident.pk)})
+        notified = await receive_until(first, "notification.updated")
+        assert notified["notification"]["kind"] == "sms" and notified["notification"]["phone"] == "+86138****8000"
+        await first.send_json_to({"type": "contacts.notify", "incident": str(incident.pk)})
+        assert (await receive_until(first, "error"))["code"] == "already_notified"
+        await first.send_json_to({"type": "incident.claim", "incident": str(incident.pk)})
+        await receive_until(first, "incident.updated")
+        await first.send_json_to({"type": "incident.return_to_ai", "incident": str(incident.pk),
+                                  "note": "calmer now"})
+        returned = await receive_until(first, "incident.updated")
+        assert returned["incident"]["status"] == "returned" and returned["incident"]["mode"] == "ai"
+        await first.disconnect()
+
+        again = socket(olive)  # a reconnect: the snapshot has the incident as it is now
+        assert (await again.connect(timeout=TIMEOUT))[0]
+        snapshot = await again.receive_json_from(timeout=TIMEOUT)
+        assert snapshot["type"] == "queue.snapshot"
+        assert [(i["id"], i["status"]) for i in snapshot["incidents"]] == [(str(incident.pk), "returned")]
+        await again.disconnect()
+
+    run(scenario)
