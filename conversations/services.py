@@ -7,11 +7,13 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from contacts import services as contacts
-from escalation import live
+from escalation import audit, live
 from escalation import services as incidents
+from escalation.models import Incident
 
 from . import directives, usage
 from .models import Conversation, HotlineReferral, IdempotentRequest, Message
@@ -43,12 +45,10 @@ def idempotent(product, key, data, handler):
                              "This id was already used with a different body.", {"id": key.rsplit(":", 1)[-1]})
         return 200, record.response
 
-    record = IdempotentRequest.objects.filter(product=product, key=key).first()
-    if record:
-        return replay(record)
     try:
         with transaction.atomic():
-            # Again inside the transaction: a twin request may have committed while we waited for the lock.
+            # Looked up inside the transaction only (a twin request may have committed while we waited
+            # for the lock): a retry pays for a write transaction, every first request saves a query.
             record = IdempotentRequest.objects.filter(product=product, key=key).first()
             if record:
                 return replay(record)
@@ -68,22 +68,35 @@ def idempotent(product, key, data, handler):
 
 def conversation_for(product, external_id, user_external_id, *, lock=False):
     """The conversation, created on its first message (which must name the user)."""
-    queryset = Conversation.objects.select_related("end_user")
+    # The active incident's id comes with the conversation (a subquery on the partial unique index),
+    # so a message in a conversation without an incident needs no query to learn that.
+    queryset = Conversation.objects.select_related("end_user").annotate(active_incident_pk=Subquery(
+        Incident.objects.filter(conversation=OuterRef("pk")).exclude(status="resolved").values("pk")[:1]))
     if lock:
-        queryset = queryset.select_for_update()
+        queryset = queryset.select_for_update(of=("self",))
     conversation = queryset.filter(product=product, external_id=external_id).first()
     if conversation is None:
         if not user_external_id:
             raise ApiProblem(422, "user_required", "`user` is required on a conversation's first message.",
                              {"user": "Required for a new conversation."})
         end_user = contacts.end_user_for_message(product, user_external_id)
-        conversation, _ = Conversation.objects.get_or_create(
+        conversation, created = Conversation.objects.get_or_create(
             product=product, external_id=external_id, defaults={"end_user": end_user}
         )
+        if created:
+            conversation.active_incident_pk = None
     if user_external_id and conversation.end_user.external_id != user_external_id:
         raise ApiProblem(422, "user_mismatch", "This conversation belongs to another user.",
                          {"user": "Does not match the conversation's user."})
     return conversation
+
+
+def active_incident(conversation):
+    """The conversation's active incident; no query when conversation_for saw there is none (it holds
+    the conversation's lock, and incidents are only opened under that lock)."""
+    if getattr(conversation, "active_incident_pk", "unknown") is None:
+        return None
+    return incidents.active_incident(conversation)
 
 
 def combine(console, flag):
@@ -140,6 +153,8 @@ def _post_message(product, conversation_id, data):
                             sent_at=sent_at, flag=data.get("flag"))
     conversation.last_message_at = message.received_at
     conversation.save(update_fields=["last_message_at"])
+    if message.role == "user":
+        audit_assessment(product, conversation, message)
 
     end_user = conversation.end_user
     incident, actions = None, []
@@ -151,13 +166,14 @@ def _post_message(product, conversation_id, data):
             incident, _ = incidents.open_or_raise(conversation, level=message.level, category=message.category,
                                                   reason=reason, source=message.assessment_source, message=message)
         else:
-            incident = incidents.active_incident(conversation)
+            incident = active_incident(conversation)
         actions = directives.for_assessment(message.level, end_user=end_user, mode=conversation.mode,
                                             incident=incident, usage=used)
         record_referral(conversation, actions, message.level, message)
+        record_reminders(product, conversation, actions)
     else:
         minutes = usage.continuous_use_minutes(end_user)
-        incident = incidents.active_incident(conversation)
+        incident = active_incident(conversation)
     if incident is not None:
         live.message_created(incident, message)
     return 201, {
@@ -191,6 +207,8 @@ def _post_flag(product, data):
         message = store_message(conversation, external_id=item["id"], role=item["role"], text=item["text"],
                                 sent_at=item.get("sent_at") or timezone.now())
         merged.append(message)
+        if message.role == "user":
+            audit_assessment(product, conversation, message)
         if level_rank(message.level) > level_rank(level):
             level, category = message.level, message.category or category
     incident, _ = incidents.open_or_raise(conversation, level=level, category=category,
@@ -199,6 +217,8 @@ def _post_flag(product, data):
         live.message_created(incident, message)
     incidents.record_event(incident, "flagged", actor_label="product", level=data["level"],
                            category=data.get("category") or "", reason=data.get("reason", ""))
+    audit.record("flag.received", actor_label=f"product:{product.name}", obj=incident, level=data["level"],
+                 category=data.get("category") or "", incident_level=incident.level, merged=len(merged))
     actions = directives.for_assessment(incident.level, end_user=conversation.end_user, mode=conversation.mode,
                                         incident=incident)
     record_referral(conversation, actions, incident.level)
@@ -215,3 +235,22 @@ def record_referral(conversation, actions, level, message=None):
     if directives.carries_hotline(actions):
         HotlineReferral.objects.create(product_id=conversation.product_id, conversation=conversation,
                                        message=message, level=level)
+
+
+def audit_assessment(product, conversation, message):
+    """What the audit trail keeps of an assessment: levels and sources, never the text."""
+    product_flag = message.assessment.get("product") or {}
+    audit.record("message.assessed", actor_label=f"product:{product.name}", product=product, obj=message,
+                 end_user=conversation.end_user_id, conversation=conversation.pk, level=message.level,
+                 category=message.category or None, source=message.assessment_source,
+                 console_level=message.assessment["console"]["level"], product_level=product_flag.get("level"))
+
+
+REMINDERS = ("suggest_break", "remind_ai_identity", "dependence_reminder")
+
+
+def record_reminders(product, conversation, actions):
+    """Reminders given (Measures Art. 18 breaks, NY's AI-identity notice, dependence): audited and counted."""
+    for action in actions:
+        if action["type"] in REMINDERS:
+            audit.record(f"reminder.{action['type']}", actor_label="console", product=product, obj=conversation)

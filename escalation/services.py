@@ -3,15 +3,19 @@
 Called by the product API (conversations) in the same transaction as the message or flag that
 caused it, so an acknowledged flag always has its incident.
 """
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.risk import level_rank
 
-from . import live
+from . import live, outbox
 from .models import Incident, IncidentEvent
 
 ACTIVE = ("open", "claimed", "returned")
+AUTO_NOTIFY_MARGIN_SECONDS = 0.2  # the timer fires just after the deadline, never just before it
 
 
 def record_event(incident, kind, *, actor=None, actor_label="", **data):
@@ -55,6 +59,8 @@ def open_or_raise(conversation, *, level, category, reason="", source="console",
             record_event(incident, "opened", actor_label=source, level=level, category=category or "",
                          reason=reason, message=message.external_id if message else None)
             live.incident_changed(incident, "incident.opened")
+            if level == "explicit":
+                transaction.on_commit(lambda: schedule_auto_notify(incident), robust=True)
             return incident, True
 
     changed = []
@@ -64,6 +70,8 @@ def open_or_raise(conversation, *, level, category, reason="", source="console",
         incident.level, incident.level_rank = level, level_rank(level)
         incident.category = category or incident.category
         changed += ["level", "level_rank", "category"]
+        if level == "explicit":
+            transaction.on_commit(lambda: schedule_auto_notify(incident), robust=True)
     if incident.status == "returned" and level_rank(level) >= level_rank("high_risk"):
         # Handed back to the AI, then a new risk: it goes back in the queue.
         record_event(incident, "reopened", actor_label=source, level=level)
@@ -73,6 +81,20 @@ def open_or_raise(conversation, *, level, category, reason="", source="console",
         incident.save(update_fields=changed)
         live.incident_changed(incident)
     return incident, created
+
+
+def schedule_auto_notify(incident):
+    """Run the contact chain's sweep when this explicit incident's auto-notify deadline passes.
+
+    Beat sweeps every 5 s, so the chain would start up to 5 s late; this timer (a Celery countdown)
+    starts it on time. The sweep stays the guarantee: if the broker is down, or the timer is lost
+    with a worker, the next sweep starts the chain.
+    """
+    from contacts.tasks import sweep_notifications
+
+    due = incident.opened_at + timedelta(seconds=settings.ESCALATION_AUTO_NOTIFY_SECONDS)
+    countdown = max((due - timezone.now()).total_seconds(), 0) + AUTO_NOTIFY_MARGIN_SECONDS
+    outbox.schedule(sweep_notifications, countdown)
 
 
 def _iso(value):

@@ -507,7 +507,7 @@ class ConsoleInTheBrowser(ChannelsLiveServerTestCase):
         operator = self.console(operator_of(self.product))
         demo.locator("#demo-text").fill("I am going to kill myself tonight")
         demo.get_by_role("button", name="Send").click()
-        expect(demo.locator("#demo-log li.from-system").last).to_contain_text("joining")  # hold_for_operator
+        expect(demo.locator("#demo-status")).to_contain_text("waiting for a person")  # hold_for_operator
         conversation = Conversation.objects.get(product=self.product).external_id
         self.open_incident(operator, conversation)
         operator.get_by_role("button", name="Take over").click()

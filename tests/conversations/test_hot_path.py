@@ -1,0 +1,152 @@
+"""The message hot path stays cheap: pinned query counts, the API-key cache and how it forgets.
+
+Performance figures are in docs/performance.md (`make bench`); these are the behaviours the
+optimisations rely on, not timings."""
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from conversations import auth
+from conversations.models import ApiKey, Message, UsageDay
+from escalation.models import Incident
+from tests.conftest import client_for
+
+# A benign user message in a conversation that already exists, without an incident: BEGIN, the
+# idempotency lookup, the conversation (with its active incident's id), the engine's context, the
+# message, the conversation's last_message_at, the audit entry, the day's usage (update, then the
+# week for the dependence level), the end user, the stored answer, COMMIT. No API-key query (cached).
+BENIGN_QUERIES = 12
+
+
+def post(api, message_id, conversation="c-1", text="Can you recommend a good book?", **extra):
+    return api.post(f"/api/v1/conversations/{conversation}/messages",
+                    {"id": message_id, "user": "u-1", "role": "user", "text": text, **extra}, format="json")
+
+
+def sqls(context):
+    return "\n".join(q["sql"][:160] for q in context.captured_queries)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.django_db
+class TestQueryCounts:
+    def test_a_benign_message_takes_a_pinned_number_of_queries(self, api):
+        assert post(api, "m-1").status_code == 201  # creates the conversation, user, usage day; caches the key
+        with CaptureQueriesContext(connection) as context:
+            assert post(api, "m-2").status_code == 201
+        assert len(context) == BENIGN_QUERIES, sqls(context)
+        assert not any("conversations_apikey" in q["sql"] for q in context.captured_queries)
+
+    def test_the_count_does_not_grow_with_the_conversation(self, api):
+        for i in range(15):
+            post(api, f"m-{i}")
+        with CaptureQueriesContext(connection) as context:
+            assert post(api, "m-last").status_code == 201
+        assert len(context) == BENIGN_QUERIES, sqls(context)
+
+    def test_a_message_in_a_conversation_with_an_incident_reads_the_incident(self, api):
+        post(api, "m-1", flag={"level": "high_risk"})
+        with CaptureQueriesContext(connection) as context:
+            assert post(api, "m-2").status_code == 201
+        # One more: the incident itself (the conversation's query only gave its id).
+        assert len(context) == BENIGN_QUERIES + 1, sqls(context)
+
+    def test_a_replay_is_answered_from_the_stored_answer(self, api):
+        first = post(api, "m-1").json()
+        with CaptureQueriesContext(connection) as context:
+            again = post(api, "m-1")
+        assert again.status_code == 200 and again.json() == first
+        assert len(context) <= 4, sqls(context)  # BEGIN, the lookup, COMMIT (and no API-key query)
+        assert Message.objects.count() == 1
+
+    def test_usage_is_counted_once_per_message_on_one_row_per_day(self, api):
+        for i in range(3):
+            post(api, f"m-{i}")
+        day = UsageDay.objects.get()
+        assert day.messages == 3
+
+
+@pytest.mark.django_db
+class TestApiKeyCache:
+    def test_the_key_is_looked_up_once(self, api):
+        post(api, "m-1")
+        with CaptureQueriesContext(connection) as context:
+            post(api, "m-2")
+        assert not any("conversations_apikey" in q["sql"] for q in context.captured_queries)
+
+    def test_unknown_keys_are_not_cached(self, client):
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as context:
+                response = client.get("/api/v1/users/u-1", HTTP_AUTHORIZATION="Bearer ek_nope")
+            assert response.status_code == 401
+            assert any("conversations_apikey" in q["sql"] for q in context.captured_queries)
+
+    def test_a_key_revoked_with_save_stops_working_at_once(self, api, product):
+        assert post(api, "m-1").status_code == 201
+        key = ApiKey.objects.get(product=product)
+        key.revoked_at = timezone.now()
+        key.save()  # what the admin does
+        assert post(api, "m-2").status_code == 401
+
+    def test_a_deleted_key_stops_working_at_once(self, api, product):
+        assert post(api, "m-1").status_code == 201
+        ApiKey.objects.get(product=product).delete()
+        assert post(api, "m-2").status_code == 401
+
+    def test_a_key_revoked_behind_the_cache_stops_within_the_ttl(self, api, monkeypatch):
+        monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 1)
+        assert post(api, "m-1").status_code == 201
+        ApiKey.objects.update(revoked_at=timezone.now())  # no signal: only the TTL ends the entry
+        import time
+
+        time.sleep(1.2)
+        assert post(api, "m-2").status_code == 401
+
+    def test_a_key_revoked_for_later_works_until_then(self, api, product):
+        key = ApiKey.objects.get(product=product)
+        key.revoked_at = timezone.now() + timedelta(seconds=1)
+        key.save()
+        assert post(api, "m-1").status_code == 201
+        import time
+
+        time.sleep(1.1)
+        assert post(api, "m-2").status_code == 401  # the cached row's revoked_at is checked every time
+
+    def test_a_saved_product_is_read_again(self, api, product):
+        post(api, "m-1")
+        product.webhook_url = "https://hooks.example/escalation"
+        product.save()
+        cached = auth.lookup_key(ApiKey.objects.get(product=product).hashed_key)
+        assert cached.product.webhook_url == "https://hooks.example/escalation"
+
+    def test_two_products_keys_stay_apart(self, api, other_api):
+        post(api, "m-1")
+        assert other_api.get("/api/v1/conversations/c-1").status_code == 404
+        assert api.get("/api/v1/conversations/c-1").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_explicit_incident_sets_a_timer_for_its_auto_notify_deadline(api, redis_settings, settings, monkeypatch):
+    from contacts.tasks import sweep_notifications
+
+    settings.ESCALATION_AUTO_NOTIFY_SECONDS = 120
+    calls = []
+    monkeypatch.setattr(sweep_notifications, "apply_async", lambda *a, **kw: calls.append(kw))
+    post(api, "m-1", text="x", flag={"level": "high_risk"})
+    assert calls == []  # not explicit: no auto-notify, no timer
+    post(api, "m-2", text="x", flag={"level": "explicit"})  # raised to explicit
+    post(api, "m-3", conversation="c-2", text="x", flag={"level": "explicit"})  # opened explicit
+    assert len(calls) == 2
+    incident = Incident.objects.get(conversation__external_id="c-2")
+    assert 119 < calls[1]["countdown"] <= 120.5 and incident.level == "explicit"
