@@ -57,3 +57,25 @@ def test_seed_demo_is_idempotent_and_keeps_its_key(settings, tmp_path):
     key = outputs[0][-1].removeprefix("api key: ")
     assert client_for(key).get("/api/v1/users/x").status_code == 404
     assert outputs[0][-2] == "login: operator / operator-demo"
+
+
+@pytest.mark.django_db
+def test_rotation_two_live_keys_then_the_old_one_revoked():
+    keys = []
+    for _ in range(2):
+        out = StringIO()
+        call_command("create_api_key", "acme", stdout=out)
+        keys.append(out.getvalue().strip().splitlines()[-1])
+    old, new = (client_for(key) for key in keys)
+    assert old.get("/api/v1/users/x").status_code == 404 and new.get("/api/v1/users/x").status_code == 404
+    call_command("revoke_api_key", keys[0][:12], "--in-minutes", "30", stdout=StringIO())
+    assert old.get("/api/v1/users/x").status_code == 404, "still valid during the grace period"
+    call_command("revoke_api_key", keys[0][:12], stdout=StringIO())
+    assert old.get("/api/v1/users/x").status_code == 401, "revoked at once, cache or not"
+    assert new.get("/api/v1/users/x").status_code == 404
+
+
+@pytest.mark.django_db
+def test_revoking_an_unknown_prefix_is_an_error():
+    with pytest.raises(CommandError):
+        call_command("revoke_api_key", "ek_nothing", stdout=StringIO())
