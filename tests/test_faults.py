@@ -3,18 +3,13 @@ import pytest
 from django.db import connection
 
 from escalation.models import Incident
-from tests.support.fixtures import point_broker_at
 from tests.support.servers import free_port
 
 EXPLICIT = {"id": "m-1", "user": "u-1", "role": "user", "text": "I am going to kill myself tonight"}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_redis_down_the_api_still_stores_answers_and_opens_the_incident(api, settings):
-    dead = f"redis://127.0.0.1:{free_port()}/0"
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [dead]}}}
-    point_broker_at(dead)
+def test_redis_down_the_api_still_stores_answers_and_opens_the_incident(api, redis_down):
     response = api.post("/api/v1/conversations/c-1/messages", EXPLICIT, format="json")
     assert response.status_code == 201
     assert "hold_for_operator" in [d["type"] for d in response.json()["directives"]]

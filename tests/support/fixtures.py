@@ -141,3 +141,18 @@ def wait_until(predicate, timeout=WAIT):
             return True
         time.sleep(0.05)
     return predicate()
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Redis unreachable for this test: the channel layer and the Celery broker point at a closed port."""
+    from escalation.celery import app as celery_app
+
+    from .servers import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    previous = celery_app.conf.broker_url
+    settings.CHANNEL_LAYERS = _channel_layers_for(dead, getattr(settings, "CHANNEL_LAYERS", None))
+    point_broker_at(dead)
+    yield dead
+    point_broker_at(previous)
