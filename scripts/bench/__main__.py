@@ -1,4 +1,4 @@
-"""python -m scripts.bench [ingest screen phone growth memory risk] [--quick] [--repeat N]"""
+"""python -m scripts.bench [ingest screen phone growth memory risk | soak] [--quick] [--repeat N]"""
 import argparse
 import importlib
 import sys
@@ -13,6 +13,7 @@ BENCHMARKS = {  # name -> module, in the order `make bench` prints them
     "memory": "scripts.bench.memory",
     "risk": "scripts.bench.risk_share",
 }
+EXTRA = {"soak": "scripts.bench.soak"}  # run only when named: half an hour
 
 
 def main(argv=None):
@@ -23,7 +24,7 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=None,
                         help="rounds per benchmark where it repeats (default 3, 1 with --quick)")
     args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in BENCHMARKS]
+    unknown = [n for n in args.names if n not in BENCHMARKS and n not in EXTRA]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     names = args.names or list(BENCHMARKS)
@@ -33,7 +34,7 @@ def main(argv=None):
         started = time.monotonic()
         print(f"[{name}] running{' (quick)' if args.quick else ''}...", file=sys.stderr, flush=True)
         try:
-            module = importlib.import_module(BENCHMARKS[name])
+            module = importlib.import_module(BENCHMARKS.get(name) or EXTRA[name])
             line = module.run(quick=args.quick, repeat=repeat)
         except Exception as error:  # one broken benchmark still lets the others print
             traceback.print_exc()
