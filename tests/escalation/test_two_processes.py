@@ -30,7 +30,8 @@ async def first_frame(socket, frame_type):
             return frame
 
 
-def test_an_incident_posted_to_one_process_reaches_an_operator_on_the_other(product, redis_server):
+def test_an_incident_posted_to_one_process_reaches_an_operator_on_the_other(product, redis_settings):
+    redis_server = redis_settings  # flushed afterwards: the Daphnes queue an auto-notify timer there
     key = ApiKey.issue(product)[1]
     client = Client()
     operator_of(product)
