@@ -9,7 +9,6 @@ from conversations.directives import hotlines
 from conversations.models import Message, ReplyTemplate
 
 from . import audit, live
-from .models import Incident
 from .takeover import OUTCOMES
 
 TRANSCRIPT_PAGE = 200

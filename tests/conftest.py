@@ -46,3 +46,13 @@ def api(api_key):
 def other_api(db):
     """An HTTP client authenticated as another product, B."""
     return client_for(ApiKey.issue(Product.objects.create(name="companion-b"))[1])
+
+
+@pytest.fixture
+def fresh_cache():
+    """An empty cache (API keys, rate-limit counters) before and after the test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -6,7 +6,6 @@ module only interprets them. Everything is compiled once at import.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from bisect import bisect_left

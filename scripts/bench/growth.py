@@ -5,7 +5,6 @@ Rows are seeded straight into a fresh SQLite database (bulk_create, executemany 
 transactions), then the stack starts on it as `make run` does. The ingestion p99 is taken at a
 paced 30 messages/s (service time, not queueing at saturation); the queue query is
 escalation.live.snapshot() for a supervisor, timed in a separate process, with its query count."""
-import subprocess
 
 from . import common
 

@@ -6,11 +6,12 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from contacts import chain
-from contacts.models import Contact, Notification
+from contacts.models import Notification
 from escalation import takeover
 from escalation.models import Incident, StaffProfile
 from escalation.takeover import TakeoverError
 from tests.escalation.helpers import flagged, operator_of, supervisor
+from tests.support.concurrency import at_once
 from .conftest import AUNT, AUTH_TOKEN, FATHER, MOTHER
 
 
@@ -192,25 +193,8 @@ class TestAutoStart:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_racing_on_one_step_send_one_sms(twilio, incident, product):
-    import threading
-
-    from django.db import connection
-
     start(incident, product)
     pk = incident.notifications.get().pk
-    barrier = threading.Barrier(2)
-
-    def send():
-        barrier.wait()
-        try:
-            chain.send(pk)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(lambda: chain.send(pk), lambda: chain.send(pk))
     assert len(twilio.requests) == 1
     assert Incident.objects.get(pk=incident.pk).notifications.get().attempts == 1

@@ -12,7 +12,6 @@ from django.utils import timezone
 from conversations import auth
 from conversations.models import ApiKey, Message, UsageDay
 from escalation.models import Incident
-from tests.conftest import client_for
 
 # A benign user message in a conversation that already exists, without an incident: BEGIN, the
 # idempotency lookup, the conversation (with its active incident's id), the engine's context, the
@@ -31,12 +30,8 @@ def sqls(context):
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
-    from django.core.cache import cache
-
-    cache.clear()
+def _fresh_cache(fresh_cache):
     yield
-    cache.clear()
 
 
 @pytest.mark.django_db

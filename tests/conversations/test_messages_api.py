@@ -1,13 +1,12 @@
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from conversations.models import Conversation, Message
 from escalation.models import Incident
 from tests.conftest import client_for
+from tests.support.concurrency import at_once
 
 EXPLICIT_EN = "I am going to kill myself tonight, I have the pills ready."
 
@@ -177,22 +176,8 @@ class TestIdempotency:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_identical_posts_at_once_store_one_message(api_key):
-    barrier = threading.Barrier(2)
-    results = []
-
-    def send():
-        client = client_for(api_key)
-        barrier.wait()
-        try:
-            results.append(post(client, text=EXPLICIT_EN))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    clients = [client_for(api_key) for _ in range(2)]
+    results = at_once(*(lambda client=client: post(client, text=EXPLICIT_EN) for client in clients))
     assert sorted(r.status_code for r in results) == [200, 201]
     assert results[0].json() == results[1].json()
     assert Message.objects.count() == 1

@@ -1,14 +1,11 @@
 import pytest
-from django.core.cache import cache
 
 from tests.conftest import client_for
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
+def _fresh_cache(fresh_cache):
     yield
-    cache.clear()
 
 
 @pytest.mark.django_db

@@ -1,12 +1,11 @@
-import threading
-
 import pytest
-from django.db import connection
 
 from conversations.models import Conversation, Message, Product
 from escalation import takeover
 from escalation.models import Incident
 from escalation.takeover import TakeoverError
+
+from tests.support.concurrency import at_once
 
 from .helpers import flagged, operator_of, supervisor
 
@@ -112,23 +111,7 @@ class TestTakeover:
 def test_exactly_one_of_many_simultaneous_claims_wins(api, product):
     incident = flagged(api)
     operators = [operator_of(product, f"op{n}") for n in range(4)]
-    barrier = threading.Barrier(len(operators))
-    outcomes = []
-
-    def try_claim(user):
-        barrier.wait()
-        try:
-            takeover.claim(user, incident.pk)
-            outcomes.append("won")
-        except TakeoverError as error:
-            outcomes.append(error.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=try_claim, args=(user,)) for user in operators]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(*(lambda user=user: takeover.claim(user, incident.pk) for user in operators))
+    outcomes = [r.code if isinstance(r, TakeoverError) else "won" for r in results]
     assert sorted(outcomes) == ["already_claimed"] * 3 + ["won"]
     assert incident.events.filter(kind="claimed").count() == 1

@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from conversations.models import Product
 from escalation import webhooks
-from escalation.celery import app as celery_app
 from escalation.models import WebhookAttempt, WebhookEvent
 from tests.support.fixtures import point_broker_at, running_worker, wait_until
 from tests.support.servers import free_port
