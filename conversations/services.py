@@ -36,8 +36,16 @@ def body_hash(data) -> str:
 
 def idempotent(product, key, data, handler):
     """Run `handler()` once per (product, key): an identical retry gets the first answer back (200),
-    a different body under the same key gets 409. Safe when two identical requests race."""
+    a different body under the same key gets 409. Safe when two identical requests race.
+
+    The stored answer is not looked up first: a retry is rare, so it is recognised by what it
+    cannot do (store the same message or answer again: an IntegrityError rolls it all back) or by
+    the error it would get now; either way the stored answer, if any, is what it receives. This
+    saves every first request a query."""
     digest = body_hash(data)
+
+    def stored():
+        return IdempotentRequest.objects.filter(product=product, key=key).first()
 
     def replay(record):
         if record.body_hash != digest:
@@ -47,34 +55,42 @@ def idempotent(product, key, data, handler):
 
     try:
         with transaction.atomic():
-            # Looked up inside the transaction only (a twin request may have committed while we waited
-            # for the lock): a retry pays for a write transaction, every first request saves a query.
-            record = IdempotentRequest.objects.filter(product=product, key=key).first()
-            if record:
-                return replay(record)
             status, response = handler()
             IdempotentRequest.objects.create(
                 product=product, key=key, body_hash=digest, status_code=status, response=response
             )
+    except ApiProblem:
+        # Refused now, but perhaps answered before (e.g. an assistant message retried after an
+        # operator took over): the first answer stands.
+        record = stored()
+        if record is None:
+            raise
+        return replay(record)
     except IntegrityError:
-        # A twin request won the race (replay its answer), or the id was stored another way,
-        # e.g. from a flagged session's transcript (a conflict: we never gave an answer for it).
-        record = IdempotentRequest.objects.filter(product=product, key=key).first()
+        # A twin request won the race or this is a retry (replay the answer), or the id was stored
+        # another way, e.g. from a flagged session's transcript (a conflict: we never answered it).
+        record = stored()
         if record is None:
             raise ApiProblem(409, "idempotency_conflict", "This id is already stored.", {"id": key.rsplit(":", 1)[-1]})
         return replay(record)
     return status, response
 
 
+# The active incident's id comes with the conversation (a subquery on the partial unique index),
+# so a message in a conversation without an incident needs no query to learn that. Built once:
+# building this queryset costs as much as running it (each use clones it; nothing is cached).
+WITH_ACTIVE_INCIDENT = Conversation.objects.select_related("end_user").annotate(active_incident_pk=Subquery(
+    Incident.objects.filter(conversation=OuterRef("pk")).exclude(status="resolved").values("pk")[:1]))
+LOCKED_WITH_ACTIVE_INCIDENT = WITH_ACTIVE_INCIDENT.select_for_update(of=("self",))
+
+
 def conversation_for(product, external_id, user_external_id, *, lock=False):
     """The conversation, created on its first message (which must name the user)."""
-    # The active incident's id comes with the conversation (a subquery on the partial unique index),
-    # so a message in a conversation without an incident needs no query to learn that.
-    queryset = Conversation.objects.select_related("end_user").annotate(active_incident_pk=Subquery(
-        Incident.objects.filter(conversation=OuterRef("pk")).exclude(status="resolved").values("pk")[:1]))
-    if lock:
-        queryset = queryset.select_for_update(of=("self",))
-    conversation = queryset.filter(product=product, external_id=external_id).first()
+    queryset = LOCKED_WITH_ACTIVE_INCIDENT if lock else WITH_ACTIVE_INCIDENT
+    try:
+        conversation = queryset.get(product=product, external_id=external_id)
+    except Conversation.DoesNotExist:
+        conversation = None
     if conversation is None:
         if not user_external_id:
             raise ApiProblem(422, "user_required", "`user` is required on a conversation's first message.",
@@ -115,7 +131,7 @@ def recent_user_texts(conversation, limit=CONTEXT_MESSAGES):
 def store_message(conversation, *, external_id, role, text, sent_at, flag=None, operator=None):
     """Store one message with its assessment. Returns the Message."""
     if role == "user":
-        console = assess(text, recent_user_texts(conversation))
+        console = assess(text, lambda: recent_user_texts(conversation))  # read only if the engine needs it
     else:
         console = assess("")  # only user messages are assessed
     level, category, source = combine(console, flag if role == "user" else None)
@@ -238,8 +254,14 @@ def record_referral(conversation, actions, level, message=None):
 
 
 def audit_assessment(product, conversation, message):
-    """What the audit trail keeps of an assessment: levels and sources, never the text."""
+    """What the audit trail keeps of an assessment: levels and sources, never the text.
+
+    Only assessments that found something (or that the product flagged): a benign message's
+    assessment is on its own row, and one audit row per message would make the trail as large as
+    the message table (8.6 million rows a day at 100 messages/s) and cost each message an INSERT."""
     product_flag = message.assessment.get("product") or {}
+    if message.level == "none" and message.assessment["console"]["level"] == "none" and not product_flag:
+        return
     audit.record("message.assessed", actor_label=f"product:{product.name}", product=product, obj=message,
                  end_user=conversation.end_user_id, conversation=conversation.pk, level=message.level,
                  category=message.category or None, source=message.assessment_source,

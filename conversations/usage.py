@@ -53,8 +53,14 @@ def record_activity(end_user, at, *, dependence_phrase=False) -> Usage:
         usage.ai_notice_due, end_user.usage_ai_notices = True, usage.minutes // every
 
     local = timezone.localtime(at, ZoneInfo(rules["timezone"]))
-    count_day(end_user, local, added, dependence_phrase)
-    usage.dependence_level = end_user.dependence_level = dependence_level(end_user, local.date())
+    counts = day_counts(local, added, dependence_phrase)
+    new_day = count_day(end_user, local.date(), counts)
+    # The level reads only minutes, late-night and dependence-phrase counts over a window that moves
+    # by whole days: unless this message changed one of them or began a day, it is the stored level
+    # (this saves the week's read on most messages).
+    if new_day or counts["minutes"] or counts["late_night_messages"] or counts["dependence_messages"]:
+        end_user.dependence_level = dependence_level(end_user, local.date())
+    usage.dependence_level = end_user.dependence_level
     if usage.dependence_level == "high" and end_user.dependence_reminded_on != local.date():
         usage.dependence_reminder_due, end_user.dependence_reminded_on = True, local.date()
     end_user.save(update_fields=["usage_started_at", "usage_last_at", "usage_breaks_suggested", "usage_ai_notices",
@@ -62,20 +68,28 @@ def record_activity(end_user, at, *, dependence_phrase=False) -> Usage:
     return usage
 
 
-def count_day(end_user, local, added, dependence_phrase):
+def day_counts(local, added, dependence_phrase) -> dict:
     # Seconds are kept as whole minutes rounded down per message; good enough for a weekly signal.
-    counts = {"minutes": int(added.total_seconds() // 60), "messages": 1,
-              "late_night_messages": int(local.hour in LATE_NIGHT_HOURS), "dependence_messages": int(dependence_phrase)}
-    day = UsageDay.objects.filter(end_user=end_user, day=local.date())
+    return {"minutes": int(added.total_seconds() // 60), "messages": 1,
+            "late_night_messages": int(local.hour in LATE_NIGHT_HOURS), "dependence_messages": int(dependence_phrase)}
+
+
+def count_day(end_user, day, counts) -> bool:
+    """Add `counts` to the user's row for `day`; True when this created the row."""
+    rows = UsageDay.objects.filter(end_user=end_user, day=day)
     # One UPDATE for every message but the day's first (which creates the row): a query less than
-    # get_or_create + update on the hot path.
-    if day.update(**{name: F(name) + value for name, value in counts.items()}):
-        return
+    # get_or_create + update on the hot path. Only the counts that change (usually just `messages`):
+    # each F() expression costs as much to build as the query takes to run.
+    increments = {name: F(name) + value for name, value in counts.items() if value}
+    if rows.update(**increments):
+        return False
     try:
         with transaction.atomic():
-            UsageDay.objects.create(end_user=end_user, day=local.date(), **counts)
+            UsageDay.objects.create(end_user=end_user, day=day, **counts)
+        return True
     except IntegrityError:  # another message of this user created the day first: count on top of it
-        day.update(**{name: F(name) + value for name, value in counts.items()})
+        rows.update(**increments)
+        return False
 
 
 def dependence_level(end_user, today) -> str:

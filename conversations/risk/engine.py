@@ -12,7 +12,7 @@ from bisect import bisect_left
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import ahocorasick
 
@@ -526,15 +526,30 @@ def _assess_single(text: str, context: bool = True) -> _Single:
     return _Single(Assessment(LEVELS[top], first["category"], signals), concepts)
 
 
-def assess(text: str, history: Sequence[str] = ()) -> Assessment:
-    """Assess one user message; ``history`` (earlier user messages, oldest first) can only raise."""
+def _history_could_raise(current: _Single) -> bool:
+    """Whether any context rule could raise this message, whatever the history holds."""
+    rank = level_rank(current.assessment.level)
+    return any(
+        rule["rank"] > rank and not (rule["unless"] & current.concepts)
+        and any(alt <= current.concepts for alt in rule["current"])
+        for rule in _CTX_RULES
+    )
+
+
+def assess(text: str, history: Sequence[str] | Callable[[], Sequence[str]] = ()) -> Assessment:
+    """Assess one user message; ``history`` (earlier user messages, oldest first) can only raise.
+
+    ``history`` may be a function that returns it: it is then called only when a context rule
+    could use it (most messages have no concept a context rule reads), which saves the caller a
+    database read."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    has_history = bool(history)
-    current = _assess_single(text, has_history)
+    current = _assess_single(text, bool(history))
     result = current.assessment
-    if not history or result.level == "explicit":
+    if not history or result.level == "explicit" or not _history_could_raise(current):
         return result
+    if callable(history):
+        history = history()
     past = [
         _assess_single(h, False).assessment
         for h in list(history)[-_CTX_WINDOW:]

@@ -9,15 +9,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conversations import auth
+from conversations import auth, usage
 from conversations.models import ApiKey, Message, UsageDay
 from escalation.models import Incident
 
 # A benign user message in a conversation that already exists, without an incident: BEGIN, the
-# idempotency lookup, the conversation (with its active incident's id), the engine's context, the
-# message, the conversation's last_message_at, the audit entry, the day's usage (update, then the
-# week for the dependence level), the end user, the stored answer, COMMIT. No API-key query (cached).
-BENIGN_QUERIES = 12
+# conversation (with its active incident's id), the message, the conversation's last_message_at, the
+# day's usage, the end user, the stored answer, COMMIT. Not read: the API key (cached), the stored
+# answer (a retry is recognised when it fails to store the message again), the engine's context (no
+# concept a context rule reads) and the week's usage (nothing the dependence level reads changed).
+# Not written: an audit entry (only assessments that found something are audited).
+BENIGN_QUERIES = 8
 
 
 def post(api, message_id, conversation="c-1", text="Can you recommend a good book?", **extra):
@@ -34,7 +36,15 @@ def _fresh_cache(fresh_cache):
     yield
 
 
+@pytest.fixture
+def daytime(monkeypatch):
+    """Messages counted as daytime, whatever the hour the suite runs at (late-night use is a
+    dependence signal, which makes the level be read again)."""
+    monkeypatch.setattr(usage, "LATE_NIGHT_HOURS", range(0))
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("daytime")
 class TestQueryCounts:
     def test_a_benign_message_takes_a_pinned_number_of_queries(self, api):
         assert post(api, "m-1").status_code == 201  # creates the conversation, user, usage day; caches the key
@@ -62,8 +72,33 @@ class TestQueryCounts:
         with CaptureQueriesContext(connection) as context:
             again = post(api, "m-1")
         assert again.status_code == 200 and again.json() == first
-        assert len(context) <= 4, sqls(context)  # BEGIN, the lookup, COMMIT (and no API-key query)
+        # It gets as far as storing the message again, rolls back, and reads the stored answer.
+        assert len(context) <= 6, sqls(context)
+        assert not any("conversations_apikey" in q["sql"] for q in context.captured_queries)
         assert Message.objects.count() == 1
+
+    def test_context_is_read_only_for_a_message_a_context_rule_could_raise(self, api):
+        post(api, "m-1", text="I've been crying all day, I feel so alone.")
+        post(api, "m-2", text="Nobody cares about me, I'm so hopeless.")
+        with CaptureQueriesContext(connection) as context:
+            response = post(api, "m-3", text="Anyway. Goodbye.")
+        assert response.status_code == 201 and response.json()["assessment"]["level"] == "high_risk"
+        assert 'SELECT "conversations_message"."text"' in sqls(context)
+
+    @pytest.mark.parametrize("why", ["late_night", "dependence_phrase", "first_of_the_day"])
+    def test_the_week_is_read_again_when_the_dependence_level_could_change(self, api, monkeypatch, why):
+        post(api, "m-1")
+        text = "Can you recommend a good book?"
+        if why == "late_night":
+            monkeypatch.setattr(usage, "LATE_NIGHT_HOURS", range(24))
+        elif why == "dependence_phrase":
+            text = "You are my only friend, I can't live without you talking to me"
+        else:
+            UsageDay.objects.all().delete()
+        with CaptureQueriesContext(connection) as context:
+            assert post(api, "m-2", text=text).status_code == 201
+        assert any('FROM "conversations_usageday"' in q["sql"] and q["sql"].startswith("SELECT")
+                   for q in context.captured_queries), sqls(context)
 
     def test_usage_is_counted_once_per_message_on_one_row_per_day(self, api):
         for i in range(3):

@@ -286,6 +286,26 @@ def test_history_never_lowers():
     assert level("I'm so lonely", ["I'm going to kill myself tonight"]) == "distress"  # the turn itself is assessed
 
 
+def test_history_given_as_a_function_is_read_only_when_a_context_rule_could_use_it():
+    calls = []
+
+    def load():
+        calls.append(1)
+        return DISTRESS_RUN
+
+    assert assess("What's the weather tomorrow?", load).level == "none"
+    assert calls == []  # no concept a context rule reads: the database read is saved
+    assert assess("Anyway. Goodbye.", load).level == "high_risk"
+    assert calls == [1]
+
+
+def test_history_as_a_function_assesses_exactly_like_history_as_a_list():
+    texts = [t for _, _, t in LEVEL_CASES] + ["Anyway. Goodbye.", "都准备好了，就今晚。", "ok good night"]
+    for history in (DISTRESS_RUN, ["我真的不想活了", "每天都好痛苦"], ["What's a good pasta recipe?"]):
+        for text in texts:
+            assert assess(text, lambda: history) == assess(text, history), text
+
+
 # --------------------------------------------------------------------------- performance
 
 

@@ -75,6 +75,13 @@ class TestRecorded:
         assert entry.end_user_id == EndUser.objects.get().pk
         assert TEXT not in all_audit_data()
 
+    def test_a_benign_assessment_is_not_audited_but_a_distress_one_is(self, api):
+        for n, text in enumerate(["What should I cook tonight?", "I feel so hopeless and alone"]):
+            assert api.post("/api/v1/conversations/c-9/messages", {"id": f"b{n}", "user": "u-9", "role": "user",
+                                                                   "text": text}, format="json").status_code == 201
+        assert list(AuditEntry.objects.filter(action="message.assessed").values_list("data__level", flat=True)) \
+            == ["distress"]
+
     def test_a_flag_is_recorded(self, api):
         response = api.post("/api/v1/flags", {"conversation": "c-2", "user": "u-2", "level": "high_risk",
                                               "reason": "classifier", "transcript": [
