@@ -13,6 +13,8 @@ refuses erasure (409 `legal_hold`).
 """
 import json
 import secrets
+from collections import Counter
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Q
@@ -30,6 +32,7 @@ from conversations.services import ApiProblem
 from escalation import audit, live
 from escalation import services as incidents_service
 from escalation.models import Incident, IncidentEvent, WebhookEvent
+from escalation.regions import region_rules
 
 from .models import Contact, EndUser, Notification
 from .services import contacts_in_priority
@@ -71,9 +74,20 @@ def export(end_user) -> dict:
             for n in Notification.objects.filter(Q(incident__in=incidents) | Q(contact__end_user=end_user))
             .exclude(kind="page").order_by("created_at", "id")
         ],
-        "usage_days": [{"day": u.day.isoformat(), "minutes": u.minutes, "messages": u.messages}
-                       for u in UsageDay.objects.filter(end_user=end_user).order_by("day")],
+        "usage_days": usage_days(end_user),
     }
+
+
+def usage_days(end_user):
+    """Per local day: the user's messages that day (counted from the messages themselves) and the
+    minutes of continuous use the console counted (UsageDay keeps only what the dependence level
+    reads)."""
+    tz = ZoneInfo(region_rules(end_user.region)["timezone"])
+    minutes = dict(UsageDay.objects.filter(end_user=end_user).values_list("day", "minutes"))
+    messages = Counter(timezone.localtime(sent_at, tz).date() for sent_at in Message.objects.filter(
+        conversation__end_user=end_user, role="user").values_list("sent_at", flat=True))
+    return [{"day": day.isoformat(), "minutes": minutes.get(day, 0), "messages": messages.get(day, 0)}
+            for day in sorted(set(minutes) | set(messages))]
 
 
 def is_held(end_user) -> bool:

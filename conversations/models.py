@@ -177,13 +177,14 @@ class HotlineReferral(models.Model):
 
 
 class UsageDay(models.Model):
-    """One end user's use on one local day: what the dependence level is computed from."""
+    """One end user's use on one local day: what the dependence level is computed from. Written
+    only when one of these counts changes (a message that crosses a minute of continuous use, is
+    sent late at night or says a dependence phrase), not for every message."""
 
     end_user = models.ForeignKey("contacts.EndUser", on_delete=models.CASCADE, related_name="usage_days")
     day = models.DateField()
     minutes = models.PositiveIntegerField(default=0)
-    messages = models.PositiveIntegerField(default=0)
-    late_night_messages = models.PositiveIntegerField(default=0)
+    late_night_messages = models.PositiveIntegerField(default=0)  # runs of late-night messages: > 0 is what counts
     dependence_messages = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -34,16 +34,18 @@ class Usage:
 def record_activity(end_user, at, *, dependence_phrase=False) -> Usage:
     """Count a user message sent at `at`. Saves the user; call inside the request's transaction."""
     rules = region_rules(end_user.region)
+    tz = ZoneInfo(rules["timezone"])
     gap = timedelta(minutes=rules["break_gap_minutes"])
     previous = end_user.usage_last_at
     if previous is None or at - previous >= gap:
         end_user.usage_started_at, end_user.usage_breaks_suggested, end_user.usage_ai_notices = at, 0, 0
-        added = timedelta(0)
-    else:
-        added = max(at - previous, timedelta(0))
+    stretch_before = continuous_use_minutes(end_user, now=end_user.usage_last_at) if previous else 0
     if previous is None or at > previous:
         end_user.usage_last_at = at  # a late-arriving older message never moves time back
     usage = Usage(minutes=continuous_use_minutes(end_user, now=end_user.usage_last_at))
+    # The day gets the whole minutes this message added to the stretch: they add up to the
+    # stretch's length however often the user writes (a message every 20 s still counts).
+    added_minutes = max(usage.minutes - stretch_before, 0) if previous and at - previous < gap else 0
 
     every = rules["break_every_minutes"]
     if usage.minutes >= every * (end_user.usage_breaks_suggested + 1):
@@ -52,13 +54,22 @@ def record_activity(end_user, at, *, dependence_phrase=False) -> Usage:
     if every and usage.minutes >= every * (end_user.usage_ai_notices + 1):
         usage.ai_notice_due, end_user.usage_ai_notices = True, usage.minutes // every
 
-    local = timezone.localtime(at, ZoneInfo(rules["timezone"]))
-    counts = day_counts(local, added, dependence_phrase)
-    new_day = count_day(end_user, local.date(), counts)
-    # The level reads only minutes, late-night and dependence-phrase counts over a window that moves
-    # by whole days: unless this message changed one of them or began a day, it is the stored level
-    # (this saves the week's read on most messages).
-    if new_day or counts["minutes"] or counts["late_night_messages"] or counts["dependence_messages"]:
+    local = timezone.localtime(at, tz)
+    before = timezone.localtime(previous, tz) if previous else None
+    # The level asks only whether a day had late-night use: counted once, not for every message of
+    # the night (the user's previous message, the same night, was already counted).
+    late_night = local.hour in LATE_NIGHT_HOURS and not (
+        before and before.date() == local.date() and before.hour in LATE_NIGHT_HOURS)
+    counts = {"minutes": added_minutes, "late_night_messages": int(late_night),
+              "dependence_messages": int(dependence_phrase)}
+    changed = any(counts.values())
+    if changed:
+        count_day(end_user, local.date(), counts)
+    # The level reads only these counts, over a window that moves by whole days: unless this
+    # message changed one or is the user's first of a day, it is the stored level. So most
+    # messages neither write the day's row nor read the week.
+    new_day = before is None or before.date() != local.date()
+    if changed or new_day:
         end_user.dependence_level = dependence_level(end_user, local.date())
     usage.dependence_level = end_user.dependence_level
     if usage.dependence_level == "high" and end_user.dependence_reminded_on != local.date():
@@ -68,28 +79,18 @@ def record_activity(end_user, at, *, dependence_phrase=False) -> Usage:
     return usage
 
 
-def day_counts(local, added, dependence_phrase) -> dict:
-    # Seconds are kept as whole minutes rounded down per message; good enough for a weekly signal.
-    return {"minutes": int(added.total_seconds() // 60), "messages": 1,
-            "late_night_messages": int(local.hour in LATE_NIGHT_HOURS), "dependence_messages": int(dependence_phrase)}
-
-
-def count_day(end_user, day, counts) -> bool:
-    """Add `counts` to the user's row for `day`; True when this created the row."""
+def count_day(end_user, day, counts):
+    """Add the non-zero `counts` to the user's row for `day` (created by the first)."""
     rows = UsageDay.objects.filter(end_user=end_user, day=day)
-    # One UPDATE for every message but the day's first (which creates the row): a query less than
-    # get_or_create + update on the hot path. Only the counts that change (usually just `messages`):
-    # each F() expression costs as much to build as the query takes to run.
+    # Only the counts that change: each F() expression costs as much to build as the query to run.
     increments = {name: F(name) + value for name, value in counts.items() if value}
     if rows.update(**increments):
-        return False
+        return
     try:
         with transaction.atomic():
             UsageDay.objects.create(end_user=end_user, day=day, **counts)
-        return True
     except IntegrityError:  # another message of this user created the day first: count on top of it
         rows.update(**increments)
-        return False
 
 
 def dependence_level(end_user, today) -> str:

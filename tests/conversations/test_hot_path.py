@@ -3,6 +3,7 @@
 Performance figures are in docs/performance.md (`make bench`); these are the behaviours the
 optimisations rely on, not timings."""
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -10,16 +11,19 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations import auth, usage
+from contacts.models import EndUser
 from conversations.models import ApiKey, Message, UsageDay
+from escalation.regions import region_rules
 from escalation.models import Incident
 
 # A benign user message in a conversation that already exists, without an incident: BEGIN, the
-# conversation (with its active incident's id), the message, the conversation's last_message_at, the
-# day's usage, the end user, the stored answer, COMMIT. Not read: the API key (cached), the stored
-# answer (a retry is recognised when it fails to store the message again), the engine's context (no
-# concept a context rule reads) and the week's usage (nothing the dependence level reads changed).
-# Not written: an audit entry (only assessments that found something are audited).
-BENIGN_QUERIES = 8
+# conversation (with its active incident's id), its end user, the message, the end user's usage
+# clock, the stored answer, COMMIT. Not read: the API key (cached), the stored answer (a retry is
+# recognised when it fails to store the message again), the engine's context (no concept a context
+# rule reads) and the week's usage (nothing the dependence level reads changed). Not written: an
+# audit entry (only assessments that found something), the day's usage (nothing it counts changed)
+# and the conversation's last_message_at (kept to the minute).
+BENIGN_QUERIES = 7
 
 
 def post(api, message_id, conversation="c-1", text="Can you recommend a good book?", **extra):
@@ -67,13 +71,37 @@ class TestQueryCounts:
         # One more: the incident itself (the conversation's query only gave its id).
         assert len(context) == BENIGN_QUERIES + 1, sqls(context)
 
+    def test_the_conversation_query_uses_the_indexes(self, api, product):
+        from conversations.services import _conversation_sql
+
+        post(api, "m-1")
+        if connection.vendor != "sqlite":
+            pytest.skip("the plan is SQLite's; PostgreSQL chooses by statistics")
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + _conversation_sql(False), [product.pk, "c-1"])
+            plan = " / ".join(row[-1] for row in cursor.fetchall())
+        assert "SEARCH c USING INDEX" in plan and "USING INDEX one_active_incident_per_conversation" in plan, plan
+
+    def test_the_conversation_comes_with_its_user_and_active_incident(self, api, product):
+        from conversations.services import find_conversation
+
+        post(api, "m-1")
+        found = find_conversation(product, "c-1")
+        assert found.active_incident_pk is None and found.end_user.external_id == "u-1"
+        post(api, "m-2", flag={"level": "high_risk"})
+        incident = Incident.objects.get()
+        assert find_conversation(product, "c-1").active_incident_pk == incident.pk
+        Incident.objects.filter(pk=incident.pk).update(status="resolved")
+        assert find_conversation(product, "c-1").active_incident_pk is None
+        assert find_conversation(product, "c-nope") is None
+
     def test_a_replay_is_answered_from_the_stored_answer(self, api):
         first = post(api, "m-1").json()
         with CaptureQueriesContext(connection) as context:
             again = post(api, "m-1")
         assert again.status_code == 200 and again.json() == first
         # It gets as far as storing the message again, rolls back, and reads the stored answer.
-        assert len(context) <= 6, sqls(context)
+        assert len(context) <= 7, sqls(context)
         assert not any("conversations_apikey" in q["sql"] for q in context.captured_queries)
         assert Message.objects.count() == 1
 
@@ -87,24 +115,44 @@ class TestQueryCounts:
 
     @pytest.mark.parametrize("why", ["late_night", "dependence_phrase", "first_of_the_day"])
     def test_the_week_is_read_again_when_the_dependence_level_could_change(self, api, monkeypatch, why):
-        post(api, "m-1")
+        now = timezone.now()
+        post(api, "m-1", sent_at=(now - timedelta(hours=2)).isoformat())
         text = "Can you recommend a good book?"
-        if why == "late_night":
-            monkeypatch.setattr(usage, "LATE_NIGHT_HOURS", range(24))
+        if why == "late_night":  # this hour is late at night, the previous message's was not
+            local = timezone.localtime(now, ZoneInfo(region_rules(EndUser.objects.get().region)["timezone"]))
+            monkeypatch.setattr(usage, "LATE_NIGHT_HOURS", range(local.hour, local.hour + 1))
         elif why == "dependence_phrase":
             text = "You are my only friend, I can't live without you talking to me"
         else:
-            UsageDay.objects.all().delete()
+            EndUser.objects.update(usage_last_at=timezone.now() - timedelta(days=1))
         with CaptureQueriesContext(connection) as context:
             assert post(api, "m-2", text=text).status_code == 201
         assert any('FROM "conversations_usageday"' in q["sql"] and q["sql"].startswith("SELECT")
                    for q in context.captured_queries), sqls(context)
 
-    def test_usage_is_counted_once_per_message_on_one_row_per_day(self, api):
+    def test_minutes_are_counted_however_often_the_user_writes(self, api):
+        start = timezone.now() - timedelta(hours=2)
+        for second in range(0, 10 * 60 + 1, 20):  # a message every 20 s for 10 minutes
+            post(api, f"m-{second}", sent_at=(start + timedelta(seconds=second)).isoformat())
+        assert UsageDay.objects.get().minutes == 10  # each message's share rounds down to 0 minutes
+
+    def test_a_night_of_messages_is_one_late_night(self, api, monkeypatch):
+        monkeypatch.setattr(usage, "LATE_NIGHT_HOURS", range(24))
         for i in range(3):
             post(api, f"m-{i}")
-        day = UsageDay.objects.get()
-        assert day.messages == 3
+        assert UsageDay.objects.get().late_night_messages == 1  # the level asks only whether there was one
+
+    def test_last_message_at_is_kept_to_the_minute(self, api):
+        start = timezone.now() - timedelta(hours=1)
+        from conversations.models import Conversation
+
+        post(api, "m-1")
+        first = Conversation.objects.get().last_message_at
+        post(api, "m-2")
+        assert Conversation.objects.get().last_message_at == first
+        Conversation.objects.update(last_message_at=start)
+        post(api, "m-3")
+        assert Conversation.objects.get().last_message_at > first
 
 
 @pytest.mark.django_db

@@ -59,6 +59,9 @@ def world(api, product):
     plain = handled(api, product, "c-plain", "u-plain")
     held_user = handled(api, product, "c-held-user", "u-held")
     held_incident = handled(api, product, "c-held-incident", "u-inc")
+    for incident in (plain, held_user, held_incident):  # usage rows exist whatever the hour (late nights make them)
+        UsageDay.objects.get_or_create(end_user_id=incident.conversation.end_user_id, day=now.date(),
+                                       defaults={"minutes": 5})
     age(Conversation.objects.all(), old)
     EndUser.objects.filter(external_id="u-held").update(legal_hold=True)
     Incident.objects.filter(pk=held_incident.pk).update(legal_hold=True)
