@@ -42,7 +42,7 @@ def summary(now=None) -> dict:
     if online:
         from django.contrib.auth import get_user_model
 
-        for user in get_user_model().objects.filter(pk__in=online).order_by("username"):
+        for user in get_user_model().objects.filter(pk__in=online).prefetch_related("groups").order_by("username"):
             online_users.append({"user": user.get_username(), "name": user.get_full_name() or None,
                                  "role": role_of(user)})
     return {

@@ -6,7 +6,7 @@ ROLES = ("operator", "supervisor", "admin")
 
 
 def role_of(user) -> str | None:
-    names = set(user.groups.values_list("name", flat=True))
+    names = {group.name for group in user.groups.all()}  # no query when the groups were prefetched
     return next((role for role in reversed(ROLES) if role in names), None)
 
 

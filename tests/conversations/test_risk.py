@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -304,19 +303,6 @@ def test_history_as_a_function_assesses_exactly_like_history_as_a_list():
     for history in (DISTRESS_RUN, ["我真的不想活了", "每天都好痛苦"], ["What's a good pasta recipe?"]):
         for text in texts:
             assert assess(text, lambda: history) == assess(text, history), text
-
-
-# --------------------------------------------------------------------------- performance
-
-
-def test_typical_message_is_fast():
-    texts = [t for _, _, t in LEVEL_CASES] * 20
-    engine._assess_single.cache_clear()
-    started = time.perf_counter()
-    for i, t in enumerate(texts):
-        assess(t + " " + str(i))  # defeat the cache
-    per_message = (time.perf_counter() - started) / len(texts)
-    assert per_message < 0.005  # well under 1 ms on a developer machine; generous for CI
 
 
 # --------------------------------------------------------------------------- command
