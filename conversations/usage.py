@@ -37,15 +37,17 @@ def record_activity(end_user, at, *, dependence_phrase=False) -> Usage:
     tz = ZoneInfo(rules["timezone"])
     gap = timedelta(minutes=rules["break_gap_minutes"])
     previous = end_user.usage_last_at
-    if previous is None or at - previous >= gap:
+    continuing = previous is not None and at - previous < gap
+    if continuing:
+        stretch_before = continuous_use_minutes(end_user, now=previous)
+    else:
         end_user.usage_started_at, end_user.usage_breaks_suggested, end_user.usage_ai_notices = at, 0, 0
-    stretch_before = continuous_use_minutes(end_user, now=end_user.usage_last_at) if previous else 0
     if previous is None or at > previous:
         end_user.usage_last_at = at  # a late-arriving older message never moves time back
     usage = Usage(minutes=continuous_use_minutes(end_user, now=end_user.usage_last_at))
     # The day gets the whole minutes this message added to the stretch: they add up to the
     # stretch's length however often the user writes (a message every 20 s still counts).
-    added_minutes = max(usage.minutes - stretch_before, 0) if previous and at - previous < gap else 0
+    added_minutes = max(usage.minutes - stretch_before, 0) if continuing else 0
 
     every = rules["break_every_minutes"]
     if usage.minutes >= every * (end_user.usage_breaks_suggested + 1):

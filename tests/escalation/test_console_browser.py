@@ -5,7 +5,6 @@ Incidents and user messages arrive the way products send them: HTTP to the live 
 Every wait is one of Playwright's auto-waiting expectations; nothing sleeps.
 """
 import json
-import os
 import re
 import tempfile
 import threading
@@ -19,7 +18,7 @@ from django.conf import settings
 from django.db import connection, connections
 from django.test import Client, override_settings
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from contacts.models import EndUser
 from conversations.models import ApiKey, Conversation, Hotline, Message, Product, ReplyTemplate
@@ -27,18 +26,11 @@ from escalation.escalate import escalate_overdue
 from escalation.models import Incident
 from tests.support.servers import start_redis
 
+from tests.support.browser import TIMEOUT_MS, open_browser, requires_chromium
+
 from .helpers import PASSWORD, operator_of, supervisor
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
-TIMEOUT_MS = 10_000
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is not installed (apt-get install chromium; CI installs it)"),
-]
+pytestmark = [pytest.mark.slow, requires_chromium]
 
 
 def in_a_thread(function, *args, **kwargs):
@@ -86,23 +78,12 @@ class ConsoleInTheBrowser(ChannelsLiveServerTestCase):
         except BaseException:
             cls._restore()
             raise
-        # Playwright's sync API runs an event loop in this thread; the ORM calls between its calls
-        # are plain sync code, so Django's async-safety check is lifted for these tests only.
-        cls._async_unsafe = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        expect.set_options(timeout=TIMEOUT_MS)
+        cls.browser, cls._close_browser = open_browser()
 
     @classmethod
     def tearDownClass(cls):
         try:
-            cls.browser.close()
-            cls.playwright.stop()
-            if cls._async_unsafe is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-            else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = cls._async_unsafe
+            cls._close_browser()
             super().tearDownClass()
         finally:
             cls._restore()

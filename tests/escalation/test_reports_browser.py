@@ -1,29 +1,22 @@
 """The reports page in a real browser (Debian's Chromium through Playwright): every chart is drawn."""
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.test import Client
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from conversations.models import ApiKey, Hotline, Product
 from escalation import takeover
 from tests.conftest import client_for
+from tests.support.browser import open_browser, requires_chromium
 
 from .helpers import flagged, operator_of, supervisor
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 CHARTS = ("incidents", "time-to-claim", "notifications", "takeovers", "referrals", "age-structure", "reminders")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = [pytest.mark.slow, requires_chromium]
 
 # Per chart: its Chart.js instance's data total, and how many of its canvas pixels are painted.
 DRAWN = """() => Object.fromEntries(Array.from(document.querySelectorAll('canvas')).map(canvas => {
@@ -43,20 +36,11 @@ class ReportsInTheBrowser(StaticLiveServerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._async_unsafe = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM calls between Playwright's sync calls
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        expect.set_options(timeout=10_000)
+        cls.browser, cls._close_browser = open_browser()
 
     @classmethod
     def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
-        if cls._async_unsafe is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = cls._async_unsafe
+        cls._close_browser()
         super().tearDownClass()
 
     def test_the_reports_page_draws_every_chart(self):
