@@ -56,12 +56,32 @@ django_asgi_app = django_http_application()
 # Imported after Django is set up (they import models).
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.security.websocket import OriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from .routing import websocket_urlpatterns  # noqa: E402
+
+
+class ConsoleOriginValidator(OriginValidator):
+    """Only pages of the console's own origins may open its socket: PUBLIC_BASE_URL and
+    CSRF_TRUSTED_ORIGINS, each a full origin, so channels' matching compares scheme, host and port.
+
+    Channels' AllowedHostsOriginValidator matched the Origin's host against ALLOWED_HOSTS and ignored
+    scheme and port: any page served from localhost (http://localhost:9999, another local app) could
+    open the socket with the operator's cookie. The list is read on each handshake, so settings
+    changed in tests apply."""
+
+    def __init__(self, application):
+        self.application = application
+
+    @property
+    def allowed_origins(self):
+        return [origin for origin in (settings.PUBLIC_BASE_URL, *settings.CSRF_TRUSTED_ORIGINS)
+                if "://" in origin]  # never a bare host (any scheme and port) nor "*"
+
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
     # Session-authenticated staff only; sockets from other origins are refused.
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    "websocket": ConsoleOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
