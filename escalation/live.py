@@ -91,7 +91,8 @@ def send_to_groups(groups, frame):
     layer = get_channel_layer()
     try:
         for group in groups:
-            async_to_sync(layer.group_send)(group, {"type": "console.frame", "frame": frame})
+            # The group rides along: a socket that has just left it drops frames already queued for it.
+            async_to_sync(layer.group_send)(group, {"type": "console.frame", "frame": frame, "group": group})
     except Exception as error:  # Redis down: the console catches up from its snapshot on reconnect
         log.warning("console frame %s not sent: %s", frame.get("type"), error.__class__.__name__)
 

@@ -84,6 +84,9 @@ SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(12 * 3600)))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# An open console socket re-checks its session and its user's rights this often (besides on every
+# action and at once on logout or an admin's change): the longest a missed change can go unnoticed.
+CONSOLE_RECHECK_SECONDS = float(os.environ.get("CONSOLE_RECHECK_SECONDS", "5"))
 
 # Headers: no framing, no sniffing, a strict content security policy (django-csp): everything from
 # this origin only, no inline scripts. The console's websocket is same-origin ('self').

@@ -2,6 +2,7 @@
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.test import Client
 
 from conversations.models import Product
@@ -13,14 +14,20 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 TIMEOUT = 5
 
 
-def session_cookie(user):
+def signed_in(user):
+    """A logged-in test client and its session cookie, for a socket of the same session."""
     client = Client()
     assert client.login(username=user.username, password=PASSWORD)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
+    return client, f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-def socket(cookie=None, origin=b"http://localhost"):
-    headers = [(b"origin", origin)]
+def session_cookie(user):
+    return signed_in(user)[1]
+
+
+def socket(cookie=None, origin=None):
+    """A socket from a page of the console's own origin (PUBLIC_BASE_URL) unless told otherwise."""
+    headers = [(b"origin", origin or settings.PUBLIC_BASE_URL.encode())]
     if cookie is not None:
         headers.append((b"cookie", cookie))
     return WebsocketCommunicator(application, "/ws/console/", headers=headers)
@@ -45,6 +52,34 @@ def test_anonymous_and_foreign_origin_sockets_are_refused(product):
         assert not (await foreign.connect(timeout=TIMEOUT))[0]
         await foreign.disconnect()
         await assert_signed_out(socket(None))
+
+    run(scenario)
+
+
+def test_only_the_consoles_own_origins_may_open_the_socket_scheme_host_and_port(product, settings):
+    """Issue 12, item 8: a page on http://localhost:9999 read the queue (only the host was compared)."""
+    settings.PUBLIC_BASE_URL = "http://localhost:8000"
+    settings.CSRF_TRUSTED_ORIGINS = ["http://localhost:8000", "https://console.example.org"]
+    olive = session_cookie(operator_of(product))
+    refused = [b"http://localhost:9999", b"http://localhost", b"https://localhost:8000", b"ws://localhost:8000",
+               b"http://127.0.0.1:8000", b"http://console.example.org", b"https://console.example.org:8443",
+               b"https://evil.console.example.org", b"null", b"localhost:8000"]
+    allowed = [b"http://localhost:8000", b"https://console.example.org", b"https://console.example.org:443",
+               b"HTTP://LOCALHOST:8000"]
+
+    async def scenario():
+        for origin in refused:
+            communicator = socket(olive, origin=origin)
+            assert not (await communicator.connect(timeout=TIMEOUT))[0], origin
+            await communicator.disconnect()
+        for origin in allowed:
+            communicator = socket(olive, origin=origin)
+            assert (await communicator.connect(timeout=TIMEOUT))[0], origin
+            assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "queue.snapshot"
+            await communicator.disconnect()
+        no_origin = WebsocketCommunicator(application, "/ws/console/", headers=[(b"cookie", olive)])
+        assert not (await no_origin.connect(timeout=TIMEOUT))[0]
+        await no_origin.disconnect()
 
     run(scenario)
 
@@ -146,19 +181,48 @@ def test_claim_over_the_socket_one_winner_and_an_error_for_the_other(api, produc
     run(scenario)
 
 
-def test_bad_frames_get_an_error_not_a_crash(product):
+def test_malformed_frames_get_an_error_frame_and_the_socket_stays_open(api, product):
+    """Issue 12, item 14: a malformed frame closed the sender's socket with 1011."""
+    incident = flagged(api)
     olive = session_cookie(operator_of(product))
+    pk = str(incident.pk)
+    malformed = ["not json", "[1, 2]", "42", '"a string"', "null", "[[[[" * 5000, '{"type": ["incident.claim"]}',
+                 '{"type": {"a": 1}}', '{"type": 7}',
+                 {"type": "incident.claim"}, {"type": "incident.claim", "incident": 5},
+                 {"type": "incident.claim", "incident": ["list"]}, {"type": "incident.claim", "incident": {"id": pk}},
+                 {"type": "message.send", "incident": pk}, {"type": "message.send", "incident": pk, "text": 42},
+                 {"type": "message.send", "incident": pk, "text": {"a": "b"}},
+                 {"type": "message.send", "incident": pk, "text": ["hi"]},
+                 {"type": "message.send", "incident": pk, "text": "nul\x00byte"},
+                 {"type": "incident.return_to_ai", "incident": pk, "note": 3},
+                 {"type": "incident.resolve", "incident": pk, "outcome": ["safe"]},
+                 {"type": "incident.resolve", "incident": pk, "outcome": "safe", "note": {"x": 1}},
+                 {"type": "contacts.notify", "incident": True}]
 
     async def scenario():
         communicator = socket(olive)
         assert (await communicator.connect(timeout=TIMEOUT))[0]
         await communicator.receive_json_from(timeout=TIMEOUT)
-        await communicator.send_to(text_data="not json")
+        for frame in malformed:
+            if isinstance(frame, str):
+                await communicator.send_to(text_data=frame)
+            else:
+                await communicator.send_json_to(frame)
+            error = await communicator.receive_json_from(timeout=TIMEOUT)
+            assert error["type"] == "error" and error["code"] == "invalid_frame", (frame, error)
+            assert error["incident"] in (None, pk) and error["message"]
+        await communicator.send_to(bytes_data=b"\x00\x01")
+        assert (await communicator.receive_json_from(timeout=TIMEOUT))["code"] == "invalid_frame"
+        # Well-formed but wrong stays what it was: an unknown type, an incident that does not exist.
+        await communicator.send_json_to({"type": "incident.steal", "incident": pk})
         assert (await communicator.receive_json_from(timeout=TIMEOUT))["code"] == "unknown_frame"
         await communicator.send_json_to({"type": "incident.claim", "incident": "nope"})
         assert (await communicator.receive_json_from(timeout=TIMEOUT))["code"] == "not_found"
-        await communicator.send_json_to({"type": "incident.claim", "incident": ["list"]})
-        assert (await communicator.receive_json_from(timeout=TIMEOUT))["code"] == "not_found"
+        # And the socket still works.
+        await communicator.send_json_to({"type": "incident.claim", "incident": pk})
+        assert (await receive_until(communicator, "incident.updated"))["incident"]["status"] == "claimed"
+        await communicator.send_json_to({"type": "message.send", "incident": pk, "text": "I'm here."})
+        assert (await receive_until(communicator, "message.created"))["message"]["text"] == "I'm here."
         await communicator.disconnect()
 
     run(scenario)
