@@ -10,10 +10,12 @@ import tempfile
 import threading
 import urllib.request
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 from channels.testing import ChannelsLiveServerTestCase
+from daphne.testing import DaphneProcess
 from django.conf import settings
 from django.db import connection, connections
 from django.test import Client, override_settings
@@ -24,7 +26,7 @@ from contacts.models import EndUser
 from conversations.models import ApiKey, Conversation, Hotline, Message, Product, ReplyTemplate
 from escalation.escalate import escalate_overdue
 from escalation.models import Incident
-from tests.support.servers import start_redis
+from tests.support.servers import free_port, start_redis
 
 from tests.support.browser import TIMEOUT_MS, open_browser, requires_chromium
 
@@ -61,8 +63,13 @@ class ConsoleInTheBrowser(ChannelsLiveServerTestCase):
         layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                               "CONFIG": {"hosts": [cls.redis.url]}}}
         cls.var_dir = Path(tempfile.mkdtemp(prefix="console-browser-"))  # the demo page's key lives here
+        # The port chosen here, not by Daphne, so that the page's origin can be trusted before the
+        # fork: the console's socket accepts its own origins only (scheme, host and port).
+        port = free_port(cls.host)
+        cls.ProtocolServerProcess = partial(DaphneProcess, port=port)
         cls._redis_settings = override_settings(REDIS_URL=cls.redis.url, CELERY_BROKER_URL=cls.redis.url,
-                                                CHANNEL_LAYERS=layers, DEMO=True, VAR_DIR=cls.var_dir)
+                                                CHANNEL_LAYERS=layers, DEMO=True, VAR_DIR=cls.var_dir,
+                                                CSRF_TRUSTED_ORIGINS=[f"http://{cls.host}:{port}"])
         cls._redis_settings.enable()
         from escalation.celery import app as celery_app
 

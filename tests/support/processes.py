@@ -30,7 +30,7 @@ def daphne(redis_url, timeout=60):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "escalation.asgi:application"],
-        env=project_env(REDIS_URL=redis_url), cwd=settings.BASE_DIR,
+        env=project_env(REDIS_URL=redis_url, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"), cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
