@@ -1,4 +1,4 @@
-"""The operator console's websocket (`/ws/console/`, frames in docs/console.md).
+"""The operator console's websocket (`/ws/console/`, frames in docs/api-v1.md and docs/console.md).
 
 The handshake's session is not trusted for the socket's lifetime: rights are re-read before every
 action, at once when a logout or an admin's change says so, and every CONSOLE_RECHECK_SECONDS

@@ -120,8 +120,9 @@ class Stack:
         self.env = dict(os.environ)
         self.env.pop("REDIS_URL", None)  # its own Redis, as make run does
         self.env.pop("DATABASE_URL", None)
+        # The console's socket accepts pages of PUBLIC_BASE_URL only (WebSocket sends that Origin).
         self.env.update(PORT=str(self.port), VAR_DIR=str(self.var_dir), LOG_LEVEL="WARNING",
-                        PYTHONUNBUFFERED="1", **(extra_env or {}))
+                        PUBLIC_BASE_URL=f"http://{HOST}:{self.port}", PYTHONUNBUFFERED="1", **(extra_env or {}))
         self.pids, self.lines, self.api_key, self.logins = {}, [], None, {}
         self.proc = None
 
