@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from contacts import chain, registration
+from contacts import chain, registration, sms_text
 from contacts.models import Contact, EndUser, Notification
 from conversations.models import Product
 from escalation.models import AuditEntry, WebhookEvent
@@ -168,3 +168,12 @@ class TestVerificationLimits:
         assert registration.enforce_deadlines()["texted"] == 1
         assert api.get("/api/v1/users/kid-2").json()["contacts"][0]["verification"] == "sent"
         assert registration.enforce_deadlines()["texted"] == 0, "texted once"
+
+
+@pytest.mark.parametrize("first_name, shown", [("Xiaoming", "Xiaoming"), ("小明", "小明"), ("Anne-Marie", "Anne-Marie"),
+                                               ("http://evil.example/x", None), ("evil.example", None)])
+def test_an_urgent_text_names_a_first_name_and_nothing_else(db, first_name, shown):
+    end_user = EndUser(product=Product(name="p"), first_name=first_name, locale="en")
+    body = sms_text.render("sms", end_user)
+    assert (shown or "a person who named you as their contact") in body
+    assert "evil" not in body
