@@ -129,6 +129,15 @@ class TestAdminKeepsTheRegistrationRules:
         assert Contact.objects.count() == 3, "nothing deleted"
         assert not AuditEntry.objects.filter(action="admin.delete").exists()
 
+    def test_an_elders_only_contact_cannot_be_deleted_either(self, api, admin_client):
+        response = api.put("/api/v1/users/gran", {"birth_date": "1940-01-01",
+                                                  "contacts": [{**GUARDIAN, "kind": "emergency"}]}, format="json")
+        assert response.status_code == 200, response.json()
+        url, data = change_page(admin_client, EndUser.objects.get())
+        data["contacts-0-DELETE"] = "on"
+        assert "must have a guardian or emergency contact" in errors_of(admin_client.post(url, data))
+        assert Contact.objects.count() == 1
+
     def test_one_of_two_guardians_may_be_deleted(self, api, admin_client):
         minor(api, contacts=[GUARDIAN, {**GUARDIAN, "phone": SECOND}])
         contact = Contact.objects.get(phone=SECOND)
