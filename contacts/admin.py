@@ -10,6 +10,8 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from escalation.admin import ReadOnlyAdmin
@@ -20,6 +22,11 @@ from .models import Contact, EndUser, Notification
 from .services import mask_phone
 
 
+def deletion_refused_message(problem):
+    return _("%(rule)s Add another contact before deleting this one (user %(user)s).") % {
+        "rule": _(problem.message), "user": problem.fields["user"]}
+
+
 class ContactForm(forms.ModelForm):
     """A contact as the API takes it: a valid international number, stored in E.164. A changed
     number is unverified again and links texted to the old one stop working."""
@@ -27,7 +34,7 @@ class ContactForm(forms.ModelForm):
     def clean_phone(self):
         phone = services.normalise_phone(self.cleaned_data["phone"])
         if phone is None:
-            raise forms.ValidationError(services.INVALID_PHONE)
+            raise forms.ValidationError(_(services.INVALID_PHONE))
         return phone
 
     def save(self, commit=True):
@@ -49,7 +56,7 @@ class ContactFormSet(BaseInlineFormSet):
                  if form.cleaned_data and not self._should_delete_form(form)]
         problem = services.missing_contact(self.instance.age_group, kinds)
         if problem:
-            raise forms.ValidationError(problem.message, code=problem.code)
+            raise forms.ValidationError(_(problem.message), code=problem.code)
 
 
 class ContactInline(admin.TabularInline):
@@ -95,7 +102,7 @@ class ContactAdminForm(ContactForm):
             others = list(end_user.contacts.exclude(pk=self.instance.pk).values_list("kind", flat=True))
             problem = services.missing_contact(end_user.age_group, [*others, data["kind"]])
             if problem:
-                raise forms.ValidationError(problem.message, code=problem.code)
+                raise forms.ValidationError(_(problem.message), code=problem.code)
         return data
 
 
@@ -127,7 +134,7 @@ class ContactAdmin(AuditedAdmin, SimpleHistoryAdmin):
             contact = self.get_object(request, unquote(object_id))
             problem = contact and services.deletion_refused([contact])
             if problem:
-                self.message_user(request, problem.message, messages.ERROR)
+                self.message_user(request, deletion_refused_message(problem), messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:contacts_contact_change", args=[contact.pk]))
             return super().delete_view(request, object_id, extra_context)
 
@@ -136,13 +143,13 @@ class ContactAdmin(AuditedAdmin, SimpleHistoryAdmin):
         super().delete_model(request, obj)
         registration.settle(end_user)
 
-    @admin.action(permissions=["delete"], description="Delete selected contacts")
+    @admin.action(permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s"))
     def delete_selected(self, request, queryset):
         """Django's bulk delete, refused whole when it would leave a minor without a guardian."""
         with transaction.atomic():
             problem = services.deletion_refused(list(queryset))
             if problem:
-                self.message_user(request, problem.message, messages.ERROR)
+                self.message_user(request, deletion_refused_message(problem), messages.ERROR)
                 return None
             return django_delete_selected(self, request, queryset)
 

@@ -5,6 +5,7 @@ from datetime import date
 import phonenumbers
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from escalation.regions import region_rules
 
@@ -90,7 +91,12 @@ def registration_status(end_user: EndUser, contacts: list[Contact]) -> str:
     return "pending_verification"
 
 
-INVALID_PHONE = "Not a valid international (E.164) phone number."
+# The API answers in English; the admin shows these translated (gettext_noop marks them for the catalogue).
+INVALID_PHONE = gettext_noop("Not a valid international (E.164) phone number.")
+CONTACT_REQUIRED = {
+    "minor": gettext_noop("A user whose age group is minor must have a guardian."),
+    "elder": gettext_noop("A user whose age group is elder must have a guardian or emergency contact."),
+}
 
 
 def missing_contact(age_group: str, kinds) -> RegistrationError | None:
@@ -99,10 +105,9 @@ def missing_contact(age_group: str, kinds) -> RegistrationError | None:
     required = required_contact_kinds(age_group)
     if required is None or required & set(kinds):
         return None
-    needed = "a guardian" if required == {"guardian"} else "a guardian or emergency contact"
     return RegistrationError(
         "contact_required",
-        f"A user whose age group is {age_group} must have {needed}.",
+        CONTACT_REQUIRED[age_group],
         {"contacts": f"At least one contact of kind {' or '.join(sorted(required))} is required."},
     )
 
@@ -114,7 +119,7 @@ def deletion_refused(contacts) -> RegistrationError | None:
         problem = missing_contact(end_user.age_group,
                                   end_user.contacts.exclude(pk__in=ids).values_list("kind", flat=True))
         if problem:
-            problem.message = f"{problem.message} Add another before deleting this one (user {end_user})."
+            problem.fields["user"] = end_user.external_id
             return problem
     return None
 

@@ -173,3 +173,11 @@ class TestAdminKeepsTheRegistrationRules:
         data["phone"] = SECOND
         assert admin_client.post("/admin/contacts/contact/add/", data).status_code == 302
         assert verify_texts(SECOND).count() == 1
+
+
+def test_the_admin_says_why_in_chinese_too(api, admin_client):
+    minor(api)
+    contact = Contact.objects.get()
+    response = admin_client.post(f"/admin/contacts/contact/{contact.pk}/delete/", {"post": "yes"}, follow=True,
+                                 headers={"accept-language": "zh-hans"})
+    assert "未成年用户必须有一位监护人。 请先添加另一位联系人，再删除这一位（用户 kid）。" in response.content.decode()
