@@ -39,7 +39,7 @@ def send_verification(contact, kind="verify") -> bool:
     product = end_user.product
     # One product's texts are decided one at a time (a no-op on SQLite, whose writers queue anyway),
     # so two requests cannot both see room for the last text. Cost: a row lock per verification text.
-    Product.objects.select_for_update().filter(pk=product.pk).exists()
+    Product.objects.select_for_update().get(pk=product.pk)
     limit = _over_limit(contact.phone, product)
     if limit:
         audit.record("verification.limited", actor_label=f"product:{product.name}", product=product, obj=contact,
