@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from conversations.auth import product_of
 from conversations.serializers import ErrorSerializer, StrictCharField, StrictRegexField
 
-from . import services
+from . import registration, services
 from .models import EndUser
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 404, 413, 415, 422, 429, 503)}
@@ -47,6 +47,11 @@ class ContactOutSerializer(serializers.Serializer):
     phone = serializers.CharField(help_text="Masked, e.g. +86138****8000")
     priority = serializers.IntegerField()
     verified = serializers.BooleanField()
+    verification = serializers.ChoiceField(
+        ["verified", "sent", "delayed", "not_required"],
+        help_text="`sent`: a confirmation link was texted; `delayed`: the hourly limit of verification texts "
+                  "(per number, per product) was reached, the text goes out within the hour after; "
+                  "`not_required`: an adult's contact.")
 
 
 class UserOutSerializer(serializers.Serializer):
@@ -62,6 +67,8 @@ class UserOutSerializer(serializers.Serializer):
 
 
 def user_json(end_user: EndUser) -> dict:
+    contacts = services.contacts_in_priority(end_user)
+    verification = registration.verification_state(end_user, contacts)
     return {
         "id": end_user.external_id,
         "birth_date": end_user.birth_date.isoformat() if end_user.birth_date else None,
@@ -72,8 +79,8 @@ def user_json(end_user: EndUser) -> dict:
         "dependence_level": end_user.dependence_level,
         "contacts": [
             {"name": c.name, "relationship": c.relationship, "kind": c.kind, "phone": services.mask_phone(c.phone),
-             "priority": c.priority, "verified": c.verified_at is not None}
-            for c in services.contacts_in_priority(end_user)
+             "priority": c.priority, "verified": c.verified_at is not None, "verification": verification[c.pk]}
+            for c in contacts
         ],
     }
 

@@ -91,6 +91,9 @@ class Notification(models.Model):
                                  related_name="notifications")
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
     staff = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    # Set on verification texts: what their hourly limit per product counts (the contact may be gone).
+    product = models.ForeignKey("conversations.Product", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="+")
     kind = models.CharField(max_length=16, choices=KINDS)
     step = models.PositiveSmallIntegerField(default=0, help_text="Position in the incident's chain.")
     to_phone = models.CharField(max_length=20)
@@ -119,6 +122,7 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
             models.Index(fields=["status", "deliver_by"], name="notification_awaiting"),
+            models.Index(fields=["to_phone", "created_at"], name="notification_to_phone_recent"),
         ]
 
     def __str__(self):

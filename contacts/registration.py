@@ -1,4 +1,5 @@
-"""Registration rules enforced by workers: verification links, reminders, restriction after the deadline."""
+"""Registration rules enforced after a save (API or admin) and by workers: verification texts and
+links, their hourly limits, reminders, restriction after the deadline."""
 import hashlib
 import secrets
 from datetime import timedelta
@@ -7,28 +8,87 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from escalation import webhooks
+from conversations.models import Product
+from escalation import audit, webhooks
 
 from . import chain, sms_text
-from .models import ContactVerification, EndUser, Notification
-from .services import contacts_in_priority, derive_age_group, registration_status
+from .models import Contact, ContactVerification, EndUser, Notification
+from .services import (contacts_in_priority, derive_age_group, mask_phone, registration_status,
+                       required_contact_kinds)
 
 REMINDER_BEFORE = timedelta(hours=24)
+VERIFICATION_KINDS = ("verify", "reminder")
+LIMIT_WINDOW = timedelta(hours=1)  # the limits are per hour (settings.VERIFY_TEXTS_PER_*_PER_HOUR)
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def send_verification(contact, kind="verify"):
-    """Text the contact a one-time confirmation link. Call inside the transaction that saved the contact."""
+def send_verification(contact, kind="verify") -> bool:
+    """Text the contact a one-time confirmation link. Call inside the transaction that saved the contact.
+
+    The text is fixed wording and our own link only: nothing an API caller chose (a name, a
+    relationship) reaches a number nobody has verified yet. At most VERIFY_TEXTS_PER_NUMBER_PER_HOUR
+    texts go to one number (whichever product asks) and VERIFY_TEXTS_PER_PRODUCT_PER_HOUR from one
+    product, counted from the Notification rows (the same in every process). Over a limit nothing is
+    sent, the refusal is audited and False returned: the contact stays "delayed" (never texted) and
+    the hourly `enforce_deadlines`, or the product's next PUT, tries again.
+    """
+    end_user = contact.end_user
+    product = end_user.product
+    # One product's texts are decided one at a time (a no-op on SQLite, whose writers queue anyway),
+    # so two requests cannot both see room for the last text. Cost: a row lock per verification text.
+    Product.objects.select_for_update().get(pk=product.pk)
+    limit = _over_limit(contact.phone, product)
+    if limit:
+        audit.record("verification.limited", actor_label=f"product:{product.name}", product=product, obj=contact,
+                     kind=kind, limit=limit, to=mask_phone(contact.phone))
+        return False
     token = secrets.token_urlsafe(24)
     ContactVerification.objects.create(contact=contact, token_hash=token_hash(token),
                                        expires_at=timezone.now() + timedelta(hours=settings.VERIFY_LINK_HOURS))
-    end_user = contact.end_user
-    body = sms_text.render(kind, end_user, relationship=contact.relationship or contact.get_kind_display(),
-                           hours=settings.VERIFY_LINK_HOURS, link=f"{settings.PUBLIC_BASE_URL}/c/verify/{token}")
-    chain._create(contact=contact, kind=kind, to_phone=contact.phone, body=body)
+    body = sms_text.render(kind, end_user, hours=settings.VERIFY_LINK_HOURS,
+                           link=f"{settings.PUBLIC_BASE_URL}/c/verify/{token}")
+    chain._create(contact=contact, product=product, kind=kind, to_phone=contact.phone, body=body)
+    return True
+
+
+def _over_limit(phone, product) -> str | None:
+    """"number" or "product" when that hourly limit of verification texts is reached, else None."""
+    recent = Notification.objects.filter(kind__in=VERIFICATION_KINDS, created_at__gt=timezone.now() - LIMIT_WINDOW)
+    if recent.filter(to_phone=phone).count() >= settings.VERIFY_TEXTS_PER_NUMBER_PER_HOUR:
+        return "number"
+    if recent.filter(product=product).count() >= settings.VERIFY_TEXTS_PER_PRODUCT_PER_HOUR:
+        return "product"
+    return None
+
+
+def settle(end_user):
+    """After an end user's contacts were saved, by the API or an admin (inside that transaction):
+    the registration's state and deadline, and a text to each contact that must verify and was
+    never texted (new, renumbered, or delayed by the limits)."""
+    refresh_registration(end_user)
+    if required_contact_kinds(end_user.age_group) is None:
+        return
+    for contact in end_user.contacts.filter(verified_at__isnull=True, verifications__isnull=True):
+        send_verification(contact)
+
+
+def phone_changed(contact):
+    """A contact's number changed (the admin): it is unverified, and links texted to the old number die."""
+    contact.verified_at = None
+    if contact.pk:
+        contact.verifications.all().delete()
+
+
+def verification_state(end_user, contacts) -> dict:
+    """Per contact id: "verified", "sent" (a link went out), "delayed" (held back by the hourly
+    limits, sent later) or "not_required" (an adult's contact)."""
+    if required_contact_kinds(end_user.age_group) is None:
+        return {c.pk: "verified" if c.verified_at else "not_required" for c in contacts}
+    texted = set(ContactVerification.objects.filter(contact__in=contacts).values_list("contact_id", flat=True))
+    return {c.pk: "verified" if c.verified_at else "sent" if c.pk in texted else "delayed" for c in contacts}
 
 
 def verification_for(token):
@@ -66,7 +126,7 @@ def refresh_registration(end_user):
 def enforce_deadlines(now=None) -> dict:
     """Daily-ish: remind before the deadline, restrict after it, and re-evaluate age groups."""
     now = now or timezone.now()
-    counts = {"reminded": 0, "restricted": 0, "regrouped": 0}
+    counts = {"reminded": 0, "restricted": 0, "regrouped": 0, "texted": 0}
     pending = EndUser.objects.filter(registration="pending_verification", registration_deadline__isnull=False)
     for end_user in pending.filter(registration_deadline__lte=now).select_related("product"):
         with transaction.atomic():
@@ -74,12 +134,19 @@ def enforce_deadlines(now=None) -> dict:
                     registration="restricted"):
                 webhooks.enqueue(end_user.product, "user.registration_restricted", {"user": end_user.external_id})
                 counts["restricted"] += 1
+    # Texts the hourly limits held back go out once there is room again (each is tried once a run).
+    delayed = Contact.objects.filter(end_user__registration__in=("pending_verification", "restricted"),
+                                     verified_at__isnull=True, verifications__isnull=True)
+    for contact in delayed.select_related("end_user__product"):
+        with transaction.atomic():
+            if not contact.verifications.exists() and send_verification(contact):
+                counts["texted"] += 1
     for end_user in pending.filter(registration_deadline__gt=now, registration_deadline__lte=now + REMINDER_BEFORE):
         for contact in contacts_in_priority(end_user):
             if contact.verified_at is None and not Notification.objects.filter(contact=contact, kind="reminder").exists():
                 with transaction.atomic():
-                    send_verification(contact, kind="reminder")
-                    counts["reminded"] += 1
+                    if send_verification(contact, kind="reminder"):
+                        counts["reminded"] += 1
     # A birthday moves a user between groups (a minor turns 18, an adult 60): the rules follow.
     for end_user in EndUser.objects.filter(birth_date__isnull=False).iterator():
         group = derive_age_group(end_user.birth_date, end_user.age_group, end_user.region)
@@ -87,6 +154,6 @@ def enforce_deadlines(now=None) -> dict:
             with transaction.atomic():
                 end_user.age_group = group
                 end_user.save(update_fields=["age_group"])
-                refresh_registration(end_user)
+                settle(end_user)
                 counts["regrouped"] += 1
     return counts

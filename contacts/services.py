@@ -1,11 +1,11 @@
 """End users and their guardians / emergency contacts: the registration rules for minors and elders."""
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import phonenumbers
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from escalation.regions import region_rules
 
@@ -91,24 +91,52 @@ def registration_status(end_user: EndUser, contacts: list[Contact]) -> str:
     return "pending_verification"
 
 
+# The API answers in English; the admin shows these translated (gettext_noop marks them for the catalogue).
+INVALID_PHONE = gettext_noop("Not a valid international (E.164) phone number.")
+CONTACT_REQUIRED = {
+    "minor": gettext_noop("A user whose age group is minor must have a guardian."),
+    "elder": gettext_noop("A user whose age group is elder must have a guardian or emergency contact."),
+}
+
+
+def missing_contact(age_group: str, kinds) -> RegistrationError | None:
+    """The one rule on who must be a contact, for the API and the admin alike (docs/api.md,
+    `contact_required`): the error when contacts of these `kinds` do not satisfy it, else None."""
+    required = required_contact_kinds(age_group)
+    if required is None or required & set(kinds):
+        return None
+    return RegistrationError(
+        "contact_required",
+        CONTACT_REQUIRED[age_group],
+        {"contacts": f"At least one contact of kind {' or '.join(sorted(required))} is required."},
+    )
+
+
+def deletion_refused(contacts) -> RegistrationError | None:
+    """Would deleting these contacts leave a minor without a guardian (an elder without any contact)?"""
+    ids = {contact.pk for contact in contacts}
+    for end_user in EndUser.objects.filter(contacts__pk__in=ids).distinct():
+        problem = missing_contact(end_user.age_group,
+                                  end_user.contacts.exclude(pk__in=ids).values_list("kind", flat=True))
+        if problem:
+            problem.fields["user"] = end_user.external_id
+            return problem
+    return None
+
+
 def validate_contacts(age_group: str, contacts: list[ContactInput]) -> list[ContactInput]:
     bad = {}
     for index, contact in enumerate(contacts):
         phone = normalise_phone(contact.phone)
         if phone is None:
-            bad[f"contacts[{index}].phone"] = "Not a valid international (E.164) phone number."
+            bad[f"contacts[{index}].phone"] = INVALID_PHONE
         else:
             contact.phone = phone
     if bad:
         raise RegistrationError("invalid_phone", "A contact's phone number is not a valid E.164 number.", bad)
-    kinds = required_contact_kinds(age_group)
-    if kinds is not None and not any(c.kind in kinds for c in contacts):
-        needed = "a guardian" if kinds == {"guardian"} else "a guardian or emergency contact"
-        raise RegistrationError(
-            "contact_required",
-            f"A user whose age group is {age_group} must have {needed}.",
-            {"contacts": f"At least one contact of kind {' or '.join(sorted(kinds))} is required."},
-        )
+    problem = missing_contact(age_group, [c.kind for c in contacts])
+    if problem:
+        raise problem
     return contacts
 
 
@@ -118,9 +146,9 @@ def register_end_user(product, external_id, *, birth_date=None, age_group="", lo
     """Create or replace an end user and their contacts (PUT semantics). Raises RegistrationError.
 
     Contacts are matched by phone: an unchanged number keeps its verification; a new number of a
-    minor's or elder's contact is texted a confirmation link once the transaction commits.
+    minor's or elder's contact is texted a confirmation link (registration.settle, as in the admin).
     """
-    from .registration import send_verification  # registration builds on this module
+    from .registration import settle  # registration builds on this module
 
     if birth_date and birth_date > timezone.localdate():
         raise RegistrationError("invalid", "The birth date is in the future.", {"birth_date": "In the future."})
@@ -132,24 +160,13 @@ def register_end_user(product, external_id, *, birth_date=None, age_group="", lo
     end_user.locale, end_user.region, end_user.updated_at = locale, region.upper(), now
 
     existing = {c.phone: c for c in end_user.contacts.all()}
-    kept, new = [], []
     for given in contacts:
         row = existing.pop(given.phone, None) or Contact(end_user=end_user, phone=given.phone, created_at=now)
         row.name, row.relationship, row.kind, row.priority = given.name, given.relationship, given.kind, given.priority
-        (kept if row.pk else new).append(row)
         row.save()
     Contact.objects.filter(pk__in=[c.pk for c in existing.values()]).delete()
-
-    status = registration_status(end_user, kept + new)
-    if status == "pending_verification" and end_user.registration_deadline is None:
-        end_user.registration_deadline = now + timedelta(hours=settings.REGISTRATION_VERIFY_HOURS)
-    elif status in ("not_required", "complete"):
-        end_user.registration_deadline = None
-    end_user.registration = status
     end_user.save()
-    if required_contact_kinds(group) is not None:
-        for contact in new:
-            send_verification(contact)
+    settle(end_user)  # the registration's state, and the verification texts it owes
     return end_user
 
 

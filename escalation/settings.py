@@ -287,6 +287,10 @@ SMS_SEND_MAX_ATTEMPTS = 6
 # A worker holds a step this long; it must outlast a provider call (10 s timeout) by a margin.
 NOTIFICATION_LEASE_SECONDS = int(os.environ.get("NOTIFICATION_LEASE_SECONDS", "60"))
 VERIFY_LINK_HOURS = int(os.environ.get("VERIFY_LINK_HOURS", "72"))
+# Verification texts go to numbers an API caller chose: at most this many an hour to one number
+# (whichever product asks) and from one product. Over the limit a text waits (docs/api.md).
+VERIFY_TEXTS_PER_NUMBER_PER_HOUR = int(os.environ.get("VERIFY_TEXTS_PER_NUMBER_PER_HOUR", "3"))
+VERIFY_TEXTS_PER_PRODUCT_PER_HOUR = int(os.environ.get("VERIFY_TEXTS_PER_PRODUCT_PER_HOUR", "200"))
 # Logs (messages, timelines, notifications, audit) are kept this many days: at least 180 (final
 # Measures Art. 10) unless RETENTION_ALLOW_SHORT=1 says otherwise on purpose.
 RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "180"))

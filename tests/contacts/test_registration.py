@@ -5,10 +5,10 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from contacts import chain, registration
+from contacts import chain, registration, sms_text
 from contacts.models import Contact, EndUser, Notification
 from conversations.models import Product
-from escalation.models import WebhookEvent
+from escalation.models import AuditEntry, WebhookEvent
 
 from .conftest import MOTHER
 
@@ -66,11 +66,15 @@ class TestVerification:
         register(api, user_id="adult", birth_date="1990-01-01")
         assert not Notification.objects.exists()
 
-    def test_the_text_carries_no_chat_content_and_names_the_first_name_only(self, api, twilio):
-        register(api)
-        sent_link(twilio)
-        body = twilio.requests[0].body
-        assert "Xiaoming" in body and "mother" in body
+    def test_the_text_is_fixed_wording_and_our_own_link_only(self, api, twilio, product):
+        evil = "http://evil.example/v"
+        register(api, first_name=evil, contacts=[{**GUARDIAN, "name": f"Li {evil}",
+                                                  "relationship": f"mother, confirm at {evil}"}])
+        path = sent_link(twilio)
+        [request] = twilio.accepted()
+        assert request.body == (f"{product.name}: this number was given as an emergency contact. If you agree, "
+                                f"confirm within 72 hours: https://console.example{path} (otherwise ignore this text)")
+        assert "evil" not in request.body and "mother" not in request.body and "Li" not in request.body
 
 
 @pytest.mark.django_db
@@ -114,3 +118,62 @@ class TestDeadlines:
         assert registration.enforce_deadlines()["regrouped"] == 1
         user = EndUser.objects.get()
         assert (user.age_group, user.registration) == ("adult", "not_required")
+
+
+def text_all_pending():
+    for pk in Notification.objects.filter(status="pending").values_list("pk", flat=True):
+        chain.send(pk)
+
+
+@pytest.mark.django_db
+class TestVerificationLimits:
+    """At most VERIFY_TEXTS_PER_NUMBER_PER_HOUR texts to one number (whichever product asks) and
+    VERIFY_TEXTS_PER_PRODUCT_PER_HOUR per product; the rest wait, the registration is kept."""
+
+    def test_one_number_is_texted_at_most_n_times_an_hour_whichever_product_asks(self, api, other_api, twilio,
+                                                                               settings):
+        settings.VERIFY_TEXTS_PER_NUMBER_PER_HOUR = 2
+        assert register(api, "kid-1")["contacts"][0]["verification"] == "sent"
+        assert register(other_api, "kid-2")["contacts"][0]["verification"] == "sent"
+        third = register(api, "kid-3")
+        assert (third["registration"], third["contacts"][0]["verification"]) == ("pending_verification", "delayed")
+        assert EndUser.objects.filter(external_id="kid-3").exists(), "the registration itself is kept"
+        text_all_pending()
+        assert len(twilio.wait_for(lambda r: len(r) == 2)) == 2
+        assert Notification.objects.filter(to_phone=MOTHER).count() == 2
+        [entry] = AuditEntry.objects.filter(action="verification.limited")
+        assert entry.data == {"kind": "verify", "limit": "number", "to": "+86138****8000"}
+        assert entry.product.name == "companion-a" and entry.end_user_id == EndUser.objects.get(
+            external_id="kid-3").pk
+        assert register(api, "kid-3")["contacts"][0]["verification"] == "delayed", "tried again, still over"
+        assert AuditEntry.objects.filter(action="verification.limited").count() == 2
+
+    def test_a_product_sends_at_most_n_texts_an_hour(self, api, other_api, twilio, settings):
+        settings.VERIFY_TEXTS_PER_PRODUCT_PER_HOUR = 2
+        for index, phone in enumerate(["+8613800138001", "+8613800138002"]):
+            register(api, f"kid-{index}", contacts=[{**GUARDIAN, "phone": phone}])
+        limited = register(api, "kid-3", contacts=[{**GUARDIAN, "phone": "+8613800138003"}])
+        assert limited["contacts"][0]["verification"] == "delayed"
+        assert AuditEntry.objects.get(action="verification.limited").data["limit"] == "product"
+        assert register(other_api, "kid-9", contacts=[{**GUARDIAN, "phone": "+8613800138003"}])[
+            "contacts"][0]["verification"] == "sent", "another product has its own allowance"
+        assert not Notification.objects.filter(to_phone="+8613800138003", product__name="companion-a").exists()
+
+    def test_a_delayed_text_goes_out_once_the_hour_has_passed(self, api, twilio, settings):
+        settings.VERIFY_TEXTS_PER_NUMBER_PER_HOUR = 1
+        register(api, "kid-1")
+        assert register(api, "kid-2")["contacts"][0]["verification"] == "delayed"
+        assert registration.enforce_deadlines()["texted"] == 0, "still within the hour"
+        Notification.objects.update(created_at=timezone.now() - timedelta(minutes=61))
+        assert registration.enforce_deadlines()["texted"] == 1
+        assert api.get("/api/v1/users/kid-2").json()["contacts"][0]["verification"] == "sent"
+        assert registration.enforce_deadlines()["texted"] == 0, "texted once"
+
+
+@pytest.mark.parametrize("first_name, shown", [("Xiaoming", "Xiaoming"), ("小明", "小明"), ("Anne-Marie", "Anne-Marie"),
+                                               ("http://evil.example/x", None), ("evil.example", None)])
+def test_an_urgent_text_names_a_first_name_and_nothing_else(db, first_name, shown):
+    end_user = EndUser(product=Product(name="p"), first_name=first_name, locale="en")
+    body = sms_text.render("sms", end_user)
+    assert (shown or "a person who named you as their contact") in body
+    assert "evil" not in body

@@ -41,7 +41,8 @@ class TestRegistrationRules:
         assert body["age_group"] == "minor"
         assert body["registration"] == "pending_verification"
         assert body["contacts"] == [{"name": "李华", "relationship": "mother", "kind": "guardian",
-                                     "phone": "+86138****8000", "priority": 1, "verified": False}]
+                                     "phone": "+86138****8000", "priority": 1, "verified": False,
+                                     "verification": "sent"}]
         assert Contact.objects.get().phone == "+8613800138000"  # stored whole, shown masked
 
     def test_declared_age_group_applies_without_birth_date(self, api):
