@@ -11,8 +11,9 @@ import pytest
 from django.db import connections
 
 from contacts import registration
-from contacts.models import EndUser
+from contacts.models import EndUser, Notification
 from conversations.models import Product
+from tests.support.fixtures import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,3 +54,25 @@ def test_regrouping_thousands_of_users_survives_a_write_elsewhere(monkeypatch):
     assert registration.enforce_deadlines()["regrouped"] == 1
     assert EndUser.objects.get(external_id="birthday").age_group == "adult"
     assert len(calls) == 2101
+
+
+def test_a_crisis_right_after_a_registration_is_stored_while_the_worker_texts(api, worker):
+    """The worker sends each registration's verification text while the next request writes."""
+    for n in range(8):
+        user = f"elder-{n}"
+        registered = api.put(f"/api/v1/users/{user}", {"birth_date": "1940-03-01", "region": "CN", "contacts": [
+            {"name": "Li", "relationship": "son", "kind": "emergency", "phone": f"+86138001380{n:02d}"}]},
+            format="json")
+        assert registered.status_code == 200, registered.json()
+        crisis = api.post(f"/api/v1/conversations/c-{user}/messages", {
+            "id": "m-1", "user": user, "role": "user", "text": "I want to kill myself tonight, I have the pills"},
+            format="json")
+        assert crisis.status_code == 201, crisis.json()
+        assert crisis.json()["assessment"]["level"] == "explicit"
+        minor = api.put(f"/api/v1/users/minor-{n}", {"birth_date": "2012-03-01", "region": "CN", "contacts": [
+            {"name": "Li", "relationship": "mother", "kind": "guardian", "phone": f"+86139001390{n:02d}"}]},
+            format="json")
+        assert minor.status_code == 200, minor.json()
+        plain = api.put(f"/api/v1/users/plain-{n}", {"age_group": "adult"}, format="json")
+        assert plain.status_code == 200, plain.json()
+    assert wait_until(lambda: Notification.objects.filter(kind="verify", status="delivered").count() == 16)
