@@ -2,7 +2,9 @@
 
     step 0..n-1   SMS to each contact in priority order, the next when one fails or is not delivered in time
     step n        a voice call to the first contact, when voice is configured
-    then          every supervisor with a phone is paged by SMS ("chain exhausted")
+    then          the chain ends once ("chain_exhausted", or "chain_no_contact" when the user has no
+                  contact on record) and the supervisors on shift are paged by SMS (all supervisors
+                  and admins when none is on shift: escalation.oncall); the timeline names them
 
 A delivered SMS (or an answered call) ends the chain. Each step is a Notification row written in
 the transaction that decided it; `send` does one attempt; `sweep` (Celery beat) re-queues what is
@@ -17,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from escalation import audit, live, outbox
-from escalation.models import Incident, StaffProfile
+from escalation.models import Incident
 from escalation.services import record_event
 
 from . import sms_text
@@ -42,8 +44,13 @@ class ChainError(Exception):
 # --- starting and advancing -------------------------------------------------------------------
 
 def start(incident, *, actor=None, reason="operator") -> bool:
-    """Start the incident's chain once; False when it had already started. Call inside a transaction."""
-    if Notification.objects.filter(incident=incident, step__lt=ESCALATION_PAGE_STEP_BASE).exists():
+    """Start the incident's chain once; False when it had already started. Call inside a transaction
+    that holds the incident's row (select_for_update; SQLite's IMMEDIATE transaction is the lock).
+
+    `notify_started` is the mark: a chain with nobody to text writes no contact step, so the steps
+    alone cannot say it ran (and the sweep restarted it every 5 s)."""
+    if incident.events.filter(kind="notify_started").exists() or Notification.objects.filter(
+            incident=incident, step__lt=ESCALATION_PAGE_STEP_BASE).exists():
         return False
     record_event(incident, "notify_started", actor=actor, actor_label="" if actor else "console", reason=reason)
     _plan_step(incident, 0)
@@ -67,19 +74,24 @@ def _plan_step(incident, step):
         _create(incident=incident, contact=contact, kind=kind, step=step, to_phone=contact.phone,
                 body=sms_text.render("voice" if kind == "voice" else "sms", end_user))
     else:
+        # The chain ends here, once: no contact on record, or none was reached.
+        record_event(incident, "chain_no_contact" if not plan else "chain_exhausted", actor_label="console")
         _page_supervisors(incident)
 
 
 def _page_supervisors(incident):
-    record_event(incident, "chain_exhausted", actor_label="console")
-    supervisors = StaffProfile.objects.filter(user__groups__name__in=("supervisor", "admin"), user__is_active=True) \
-        .exclude(phone="").select_related("user").distinct()
-    body = sms_text.render("page", incident.conversation.end_user, incident=str(incident.pk)[:8])
-    for offset, profile in enumerate(supervisors):
-        _create(incident=incident, staff=profile.user, kind="page", step=PAGE_STEP_BASE + offset,
-                to_phone=profile.phone, body=body)
-    if not supervisors:
-        log.error("incident %s: chain exhausted and no supervisor has a phone to page", incident.pk)
+    """Page the supervisors on shift (all supervisors and admins when none is: escalation.oncall),
+    and say in the timeline exactly who was paged, or that nobody could be."""
+    from escalation import oncall  # oncall imports this module
+
+    profiles, everyone = oncall.supervisors_to_page()
+    if not profiles:
+        record_event(incident, "nobody_to_page", actor_label="console")
+        log.warning("incident %s: the chain ended and no supervisor or admin has a phone to page", incident.pk)
+        return
+    record_event(incident, "supervisors_paged", actor_label="console",
+                 paged=", ".join(p.user.get_username() for p in profiles), on_shift=not everyone)
+    page_staff(incident, profiles, step_base=PAGE_STEP_BASE)
 
 
 def page_staff(incident, profiles, *, step_base=ESCALATION_PAGE_STEP_BASE) -> list:
@@ -228,10 +240,13 @@ def sweep(now=None) -> dict:
     overdue = Incident.objects.filter(
         level="explicit", status="open",
         opened_at__lte=now - timedelta(seconds=settings.ESCALATION_AUTO_NOTIFY_SECONDS),
-    ).exclude(notifications__step__lt=ESCALATION_PAGE_STEP_BASE).select_related("conversation__end_user__product")
-    for incident in overdue[:SWEEP_BATCH]:
+    ).exclude(events__kind="notify_started").exclude(notifications__step__lt=ESCALATION_PAGE_STEP_BASE)
+    for pk in list(overdue.values_list("pk", flat=True)[:SWEEP_BATCH]):
         with transaction.atomic():
-            if start(incident, reason="auto: unclaimed"):
+            # Locked, then checked again: a twin sweep or an operator may have started it meanwhile.
+            incident = Incident.objects.select_for_update(of=("self",)).select_related(
+                "conversation__end_user__product").filter(pk=pk, status="open").first()
+            if incident is not None and start(incident, reason="auto: unclaimed"):
                 counts["auto_started"] += 1
     return counts
 

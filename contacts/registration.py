@@ -148,7 +148,7 @@ def enforce_deadlines(now=None) -> dict:
                     if send_verification(contact, kind="reminder"):
                         counts["reminded"] += 1
     # A birthday moves a user between groups (a minor turns 18, an adult 60): the rules follow.
-    for end_user in EndUser.objects.filter(birth_date__isnull=False).iterator():
+    for end_user in _in_batches(EndUser.objects.filter(birth_date__isnull=False)):
         group = derive_age_group(end_user.birth_date, end_user.age_group, end_user.region)
         if group != end_user.age_group:
             with transaction.atomic():
@@ -157,3 +157,17 @@ def enforce_deadlines(now=None) -> dict:
                 settle(end_user)
                 counts["regrouped"] += 1
     return counts
+
+
+def _in_batches(queryset, size=500):
+    """The queryset's rows, read a batch at a time, each batch read to its end before the caller
+    writes. Not `.iterator()`: on SQLite its half-read statement keeps a read snapshot open, and a
+    connection holding an old snapshot cannot become the writer once another has committed (SQLite
+    refuses at once, busy timeout or not: "database is locked")."""
+    last = None
+    while True:
+        batch = list((queryset if last is None else queryset.filter(pk__gt=last)).order_by("pk")[:size])
+        yield from batch
+        if len(batch) < size:
+            return
+        last = batch[-1].pk

@@ -63,7 +63,9 @@ def exception_handler(exc, context):
         return body_too_large()
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is down or locked: nothing was acknowledged, so the product retries.
-        logger.error("database unavailable: %s", exc.__class__.__name__)
+        # The driver's message says which fault it is ("database is locked", "could not connect to
+        # server"...); it carries no request data.
+        logger.error("database unavailable: %s: %s", exc.__class__.__name__, exc)
         return error_response(503, "unavailable", "The service is briefly unavailable; retry shortly.",
                               headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, Http404):

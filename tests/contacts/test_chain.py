@@ -198,3 +198,57 @@ def test_two_workers_racing_on_one_step_send_one_sms(twilio, incident, product):
     at_once(lambda: chain.send(pk), lambda: chain.send(pk))
     assert len(twilio.requests) == 1
     assert Incident.objects.get(pk=incident.pk).notifications.get().attempts == 1
+
+
+@pytest.mark.django_db
+class TestNobodyToContact:
+    """An explicit incident of a user with no contact on record (the README's own example): the chain
+    ends once, says so, and pages the supervisors, however often the sweep runs."""
+
+    def sweep_many(self, times=12):
+        later = timezone.now() + timedelta(seconds=301)
+        return [chain.sweep(now=later + timedelta(seconds=5 * i))["auto_started"] for i in range(times)]
+
+    def test_the_chain_ends_once_and_pages_the_supervisors(self, twilio, api, client, settings, caplog):
+        settings.ESCALATION_AUTO_NOTIFY_SECONDS = 300
+        StaffProfile.objects.create(user=supervisor(), phone="+14155550123")
+        incident = flagged(api, conversation="c-lonely", user="u-lonely")
+        with caplog.at_level("INFO"):
+            assert self.sweep_many() == [1] + [0] * 11
+            send_due()
+        kinds = list(incident.events.order_by("id").values_list("kind", flat=True))
+        assert kinds.count("notify_started") == 1
+        assert kinds.count("chain_no_contact") == 1 and "chain_exhausted" not in kinds
+        assert incident.events.get(kind="supervisors_paged").data == {"paged": "sue", "on_shift": False}
+        assert [r.to for r in twilio.requests] == ["+14155550123"], "paged once, for real"
+        assert steps(incident) == [("page", "+14155550123", "sent")]
+        callback(client, incident.notifications.get().provider_sid, "delivered")
+        timeline_rows = incident.events.count()
+        self.sweep_many()
+        assert incident.events.count() == timeline_rows, "nothing more: the chain has ended"
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+    def test_the_supervisor_on_shift_is_the_one_paged(self, twilio, api, product):
+        from escalation.models import Shift
+
+        StaffProfile.objects.create(user=supervisor(), phone="+14155550123")
+        on_shift = supervisor("sam")
+        StaffProfile.objects.create(user=on_shift, phone="+14155550199")
+        now = timezone.now()
+        Shift.objects.create(user=on_shift, role="supervisor", starts_at=now - timedelta(hours=1),
+                             ends_at=now + timedelta(hours=1))
+        incident = flagged(api, conversation="c-lonely", user="u-lonely")
+        start(incident, product)  # an operator's click ends the same way
+        send_due()
+        assert incident.events.get(kind="supervisors_paged").data == {"paged": "sam", "on_shift": True}
+        assert [r.to for r in twilio.requests] == ["+14155550199"]
+
+    def test_with_nobody_to_page_the_timeline_says_so_once(self, twilio, api, caplog):
+        incident = flagged(api, conversation="c-lonely", user="u-lonely")
+        with caplog.at_level("INFO"):
+            assert self.sweep_many() == [1] + [0] * 11
+        kinds = list(incident.events.order_by("id").values_list("kind", flat=True))
+        assert kinds[-3:] == ["notify_started", "chain_no_contact", "nobody_to_page"]
+        assert "supervisors_paged" not in kinds and not twilio.requests
+        assert [r.levelname for r in caplog.records if "no supervisor" in r.getMessage()] == ["WARNING"]
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
