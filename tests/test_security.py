@@ -143,3 +143,44 @@ class TestLockoutIsPerUsernameAndAddress:
         assert login_from(client, PASSWORD, "10.0.0.7").status_code == 429
         call_command("axes_reset_username", "sam", stdout=StringIO())
         assert login_from(client, PASSWORD, "10.0.0.7")["Location"] == "/console/"
+
+
+RESET_PAGES = ("/accounts/password_reset/", "/accounts/password_reset/done/", "/accounts/reset/MQ/set-password/",
+               "/accounts/reset/done/")
+
+
+@pytest.mark.django_db
+class TestPasswordResetOnlyWithEmail:
+    """Issue 12, item 16: without a mail server the reset pages only tried SMTP (localhost:25) in
+    the request. They exist only when EMAIL_HOST is set; an admin resets passwords otherwise."""
+
+    def test_without_email_the_reset_pages_are_not_found_and_nothing_is_sent(self, client, settings):
+        from django.contrib.auth.models import User
+        from django.core import mail
+
+        settings.EMAIL_HOST = ""
+        create_staff("sam", PASSWORD, "operator")
+        User.objects.filter(username="sam").update(email="sam@example.org")
+        for page in RESET_PAGES:
+            assert client.get(page).status_code == 404, page
+        assert client.post("/accounts/password_reset/", {"email": "sam@example.org"}).status_code == 404
+        assert mail.outbox == []
+
+    def test_with_email_a_reset_link_is_mailed(self, client, settings):
+        from django.contrib.auth.models import User
+        from django.core import mail
+
+        settings.EMAIL_HOST = "smtp.example.org"
+        create_staff("sam", PASSWORD, "operator")
+        User.objects.filter(username="sam").update(email="sam@example.org")
+        assert client.get("/accounts/password_reset/").status_code == 200
+        response = client.post("/accounts/password_reset/", {"email": "sam@example.org"})
+        assert response.status_code == 302 and response["Location"] == "/accounts/password_reset/done/"
+        assert [message.to for message in mail.outbox] == [["sam@example.org"]]
+        assert "/accounts/reset/" in mail.outbox[0].body
+
+    def test_logging_in_and_changing_ones_password_still_work(self, client, settings):
+        settings.EMAIL_HOST = ""
+        create_staff("sam", PASSWORD, "operator")
+        client.login(username="sam", password=PASSWORD)
+        assert client.get("/accounts/password_change/").status_code == 200
