@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from django.utils.translation import gettext_lazy as _, ngettext
+from django.utils.translation import gettext_lazy as _
 from django_otp import devices_for_user
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -124,11 +124,8 @@ class AuditedUserAdmin(AuditedAdmin, UserAdmin):
                 for device in devices:
                     device.delete()
                 audit.record("two_factor.reset", actor=request.user, obj=user, devices=len(devices))
-        count = queryset.count()
-        self.message_user(request, ngettext(
-            "Two-factor devices removed for %(count)d user; they set up a new app at their next login.",
-            "Two-factor devices removed for %(count)d users; they set up a new app at their next login.",
-            count) % {"count": count}, messages.SUCCESS)
+        self.message_user(request, _("Two-factor devices removed; each user sets up a new app at their next login."),
+                          messages.SUCCESS)
 
 
 @admin.register(Group)
