@@ -1,7 +1,15 @@
-from django.contrib import admin
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from django_otp import devices_for_user
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import audit
 from .audit import AuditedAdmin
 from .models import (AuditEntry, Incident, IncidentEvent, RolePolicy, Shift, StaffProfile, WebhookAttempt,
                      WebhookEvent)
@@ -102,9 +110,45 @@ admin.site.unregister(Group)
 
 @admin.register(User)
 class AuditedUserAdmin(AuditedAdmin, UserAdmin):
-    pass
+    actions = ["remove_two_factor_devices"]
+
+    @admin.action(description=_("Remove two-factor devices (lost phone)"), permissions=["change"])
+    def remove_two_factor_devices(self, request, queryset):
+        """A lost phone: the user cannot verify, so cannot add a new authenticator themselves
+        (escalation/two_factor.py). Deleting their devices ends every session verified with them
+        (pages and socket) and sends them to set-up at the next login, where a password alone
+        enrols a new app: tell them to log in soon, and mind who knows the password."""
+        with transaction.atomic():
+            for user in queryset:
+                devices = list(devices_for_user(user, confirmed=None))
+                for device in devices:
+                    device.delete()
+                audit.record("two_factor.reset", actor=request.user, obj=user, devices=len(devices))
+        self.message_user(request, _("Two-factor devices removed; each user sets up a new app at their next login."),
+                          messages.SUCCESS)
 
 
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
     pass
+
+
+# django-otp's and django-axes's own admins, audited: removing a device is a two-factor reset, and
+# deleting a login attempt is an unlock (docs/operations.md, "Staff sign-in").
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(TOTPDevice)
+class AuditedTOTPDeviceAdmin(AuditedAdmin, TOTPDeviceAdmin):
+    pass
+
+
+@admin.register(AccessAttempt)
+class AuditedAccessAttemptAdmin(AuditedAdmin, AccessAttemptAdmin):
+    def log_deletions(self, request, queryset):
+        entries = super().log_deletions(request, queryset)
+        for attempt in queryset:
+            audit.record("login.unlocked", actor=request.user, username=attempt.username,
+                         failures=attempt.failures_since_start)
+        return entries

@@ -77,6 +77,9 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address is the connection's, or behind the proxy the one the proxy saw; not django-ipware's
+# guess, which believes the left-most X-Forwarded-For entry, written by the client.
+AXES_CLIENT_IP_CALLABLE = "escalation.client_address.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Sessions end after 12 hours (a shift), and when the browser closes.
@@ -114,7 +117,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
-if env_bool("BEHIND_PROXY", False):  # the proxy terminates TLS and says so in this header
+# BEHIND_PROXY=1: one reverse proxy in front terminates TLS and says so in X-Forwarded-Proto, and
+# appends the client's address to X-Forwarded-For (escalation/client_address.py).
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 ROOT_URLCONF = "escalation.urls"
@@ -203,6 +209,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
 LOGIN_URL = "/accounts/login/"
+# Email: only for staff password resets, which exist only when EMAIL_HOST is set (escalation/urls.py).
+# Sent in the request (the one HTTP thread of a web process waits for it), so EMAIL_TIMEOUT is short.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 LOGIN_REDIRECT_URL = "/console/"
 
 LANGUAGE_CODE = "en"

@@ -4,6 +4,7 @@ django-otp does the cryptography and the session bookkeeping; this module only d
 use it, and offers the two pages: set up an authenticator app, and enter its code.
 """
 from io import BytesIO
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
@@ -13,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django_otp import DEVICE_ID_SESSION_KEY, login as otp_login
+from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import RolePolicy
@@ -23,14 +25,28 @@ ALWAYS_ALLOWED = (SETUP_URL, VERIFY_URL, "/accounts/logout/", "/static/", "/i18n
 
 
 def required_for(user) -> bool:
+    """Whether this staff member must pass two-factor: the one rule the pages and the socket share.
+
+    A superuser is an admin whatever their groups say (the Django admin is theirs). Staff with no
+    role at all (`createsuperuser` without --role, a hand-made account) are asked if any role is:
+    we cannot tell what they are for, so the strictest rule applies. The cost: an admin who turns
+    two-factor on for operators also asks such accounts; giving them their role ends that."""
     if not user.is_authenticated or not user.is_staff:
         return False
-    return RolePolicy.objects.filter(role=role_of(user), require_two_factor=True).exists()
+    roles = {role_of(user)} - {None} | ({"admin"} if user.is_superuser else set())
+    policies = RolePolicy.objects.filter(require_two_factor=True)
+    return (policies.filter(role__in=roles) if roles else policies).exists()
 
 
 def passed(user, session) -> bool:
-    """For the websocket, which has the session but not django-otp's middleware."""
-    return not required_for(user) or bool(session.get(DEVICE_ID_SESSION_KEY))
+    """For the websocket, which has the session but not django-otp's middleware: as that
+    middleware does, the session's device must still exist, be confirmed and be this user's
+    (an admin's reset of a lost phone deletes it)."""
+    if not required_for(user):
+        return True
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.pk and device.confirmed
 
 
 class RequireTwoFactorMiddleware:
@@ -60,7 +76,14 @@ def _next(request):
 
 @login_required
 def setup(request):
-    """Show a new TOTP secret as a QR code; the first correct code confirms the device."""
+    """Show a new TOTP secret as a QR code; the first correct code confirms the device.
+
+    Once the user has a confirmed device, only a session verified with it may add another: else a
+    password alone would enrol a new authenticator and pass two-factor with it (issue 12). Someone
+    who lost their phone cannot verify, so an admin removes their devices (the user admin's
+    "Remove two-factor devices" action, audited) and they set up afresh."""
+    if not request.user.is_verified() and TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        return redirect(f"{VERIFY_URL}?{urlencode({'next': _next(request)}, safe='/')}")
     device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first() or \
         TOTPDevice.objects.create(user=request.user, name="authenticator", confirmed=False)
     form = TokenForm(request.POST or None)

@@ -1,5 +1,10 @@
+from functools import wraps
+
 from csp.decorators import csp_exempt
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import Http404
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -12,6 +17,33 @@ from . import console, demo, reports_views, two_factor, views
 from .api import IncidentView
 
 EXTERNAL_ID = r"(?P<{}>[^/]{{1,128}})"
+
+
+
+def needs_email(view):
+    """The password-reset pages exist only when a mail server is configured (EMAIL_HOST): without
+    one they could only try SMTP on localhost inside the request. Admins reset passwords in the
+    Django admin. Checked per request, so the pages follow the setting without a new URLconf."""
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not settings.EMAIL_HOST:
+            raise Http404
+        return view(request, *args, **kwargs)
+    return wrapped
+
+
+# django.contrib.auth.urls, spelled out: the reset pages only with email.
+accounts = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("password_reset/", needs_email(auth_views.PasswordResetView.as_view()), name="password_reset"),
+    path("password_reset/done/", needs_email(auth_views.PasswordResetDoneView.as_view()), name="password_reset_done"),
+    path("reset/<uidb64>/<token>/", needs_email(auth_views.PasswordResetConfirmView.as_view()),
+         name="password_reset_confirm"),
+    path("reset/done/", needs_email(auth_views.PasswordResetCompleteView.as_view()), name="password_reset_complete"),
+]
 
 api_v1 = [
     re_path(rf"^users/{EXTERNAL_ID.format('user_id')}$", UserView.as_view(), name="user"),
@@ -44,7 +76,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/2fa/", two_factor.verify, name="two-factor-verify"),
     path("accounts/2fa/setup/", two_factor.setup, name="two-factor-setup"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(accounts)),
 ]
 
 handler404 = "escalation.api_errors.api_not_found"
