@@ -1,4 +1,4 @@
-"""The operator console's websocket (`/ws/console/`, frames as in api-v1.md)."""
+"""The operator console's websocket (`/ws/console/`, frames as in docs/api-v1.md)."""
 import logging
 
 from channels.db import database_sync_to_async
