@@ -108,3 +108,11 @@ def test_serve_binds_host_serves_no_demo_prints_no_secret_and_keeps_files_and_to
     files = [p for p in var_dir.rglob("*")]
     assert (var_dir / "redis" / "dump.rdb") in files  # Redis saved on the way out
     assert all(private(p) for p in files), [(p, oct(p.stat().st_mode)) for p in files if not private(p)]
+
+
+def test_django_creates_the_var_dir_private_when_it_makes_the_sqlite_database(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(VAR_DIR=str(tmp_path / "fresh"), DJANGO_SETTINGS_MODULE="escalation.settings")
+    subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=BASE_DIR, env=env, check=True,
+                   timeout=60)
+    assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
