@@ -12,10 +12,11 @@ VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 PYTEST_ARGS ?=
 
-.PHONY: help install run test bench migrate seed clean
+.PHONY: help install run serve test bench migrate seed clean
 
 help:
-	@echo "make run      start Redis, Daphne, a Celery worker and beat (Ctrl-C stops all)"
+	@echo "make run      the local demo: Redis, Daphne, a Celery worker and beat, demo logins and key (Ctrl-C stops all)"
+	@echo "make serve    the production start: the same stack, no demo data; needs SECRET_KEY (HOST, PORT)"
 	@echo "make test     run the test suite (extra pytest args: PYTEST_ARGS='-k foo -x')"
 	@echo "make migrate  apply database migrations"
 	@echo "make bench    run the benchmark (scripts/bench), if there is one"
@@ -34,6 +35,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(VENV_PY) scripts/run_stack.py
+
+# Production: no seed_demo, no /demo/, refuses to start without a real SECRET_KEY (docs/operations.md).
+serve: $(STAMP)
+	$(VENV_PY) scripts/run_stack.py --serve
 
 # pytest exits 5 when it collects no test: that stays a failure.
 test: $(STAMP)

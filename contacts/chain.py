@@ -1,4 +1,4 @@
-"""The emergency-contact chain of an incident, as explicit steps (api-v1.md, "Emergency-contact chain").
+"""The emergency-contact chain of an incident, as explicit steps (docs/api-v1.md, "Emergency-contact chain").
 
     step 0..n-1   SMS to each contact in priority order, the next when one fails or is not delivered in time
     step n        a voice call to the first contact, when voice is configured

@@ -17,9 +17,12 @@ staff_required = staff_member_required(login_url="/accounts/login/")
 
 @staff_required
 def queue(request):
+    is_supervisor = live.sees_everything(request.user)
     return render(request, "console/queue.html", {
         "outcomes": OUTCOMES,
-        "is_supervisor": live.sees_everything(request.user),
+        "is_supervisor": is_supervisor,
+        # An operator with no product sees an empty queue forever: the page says why, not "Nothing waiting".
+        "no_products": not is_supervisor and not live.visible_product_ids(request.user),
     })
 
 

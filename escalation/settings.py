@@ -148,7 +148,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # the database is in it: this user's only
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -252,7 +252,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Escalation console — product API",
+    # ASCII only: drf-spectacular puts the title in /api/schema/'s Content-Disposition filename, and a
+    # character outside Latin-1 (an em dash) made Django MIME-encode the whole header into nonsense.
+    "TITLE": "Escalation console - product API",
     "DESCRIPTION": "What AI companion services call to report users, messages and flagged sessions, "
     "and the directives they get back. See docs/api.md.",
     "VERSION": "1.0.0",
@@ -295,7 +297,7 @@ TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", ""
 TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "")  # a stand-in for https://api.twilio.com
 TWILIO_VOICE_ENABLED = env_bool("TWILIO_VOICE_ENABLED", False)
 SERVICE_CALLBACK_NUMBER = os.environ.get("SERVICE_CALLBACK_NUMBER", "")  # in SMS texts: how to reach the service
-# The emergency-contact chain (api-v1.md): auto-start when nobody claimed an explicit incident.
+# The emergency-contact chain (docs/api-v1.md): auto-start when nobody claimed an explicit incident.
 ESCALATION_AUTO_NOTIFY_SECONDS = int(os.environ.get("ESCALATION_AUTO_NOTIFY_SECONDS", "300"))
 SMS_DELIVERY_TIMEOUT_SECONDS = int(os.environ.get("SMS_DELIVERY_TIMEOUT_SECONDS", "180"))
 SMS_SEND_MAX_ATTEMPTS = 6

@@ -6,7 +6,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from contacts import views as contact_views
 from contacts.api import UserView
@@ -14,6 +15,7 @@ from contacts.rights import UserExportView
 from conversations.api import ConversationView, FlagsView, MessagesView
 
 from . import console, demo, reports_views, two_factor, views
+from .schema import SchemaView
 from .api import IncidentView
 
 EXTERNAL_ID = r"(?P<{}>[^/]{{1,128}})"
@@ -57,6 +59,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # A bare 404 at the site's root helps nobody: the console is what a person opening it wants.
+    path("", RedirectView.as_view(pattern_name="console"), name="root"),
     path("healthz", views.healthz, name="healthz"),
     path("console/", console.queue, name="console"),
     path("demo/", demo.chat, name="demo"),
@@ -70,7 +74,7 @@ urlpatterns = [
     path("twilio/status/", contact_views.twilio_status, name="twilio-status"),
     path("c/verify/<str:token>", contact_views.verify_contact, name="verify-contact"),
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     # Swagger UI runs an inline script: its page alone is exempt from the content security policy.
     path("api/docs/", csp_exempt()(SpectacularSwaggerView.as_view(url_name="schema")), name="api-docs"),
     path("admin/", admin.site.urls),

