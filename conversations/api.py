@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from .usage import continuous_use_minutes
 from escalation import services as incidents
+from escalation.params import whole_number
 
 from . import serializers as s
 from . import services
@@ -46,14 +47,15 @@ class MessagesView(APIView):
                                OpenApiParameter("limit", int, description=f"At most {PAGE_LIMIT_MAX}; default 100.")])
     def get(self, request, conversation_id):
         conversation = get_object_or_404(Conversation, product=product_of(request), external_id=conversation_id)
-        after, limit = request.query_params.get("after", "0"), request.query_params.get("limit", "100")
-        if not after.isdigit() or not limit.isdigit() or not 1 <= int(limit) <= PAGE_LIMIT_MAX:
+        raw_after, raw_limit = request.query_params.get("after", "0"), request.query_params.get("limit", "100")
+        after, limit = whole_number(raw_after), whole_number(raw_limit, maximum=PAGE_LIMIT_MAX)
+        if after is None or not limit:
             raise services.ApiProblem(422, "invalid", "`after` must be a cursor and `limit` 1 to "
-                                      f"{PAGE_LIMIT_MAX}.", {"after": after, "limit": limit})
-        rows = list(Message.objects.filter(conversation=conversation, id__gt=int(after)).order_by("id")[: int(limit)])
+                                      f"{PAGE_LIMIT_MAX}.", {"after": raw_after, "limit": raw_limit})
+        rows = list(Message.objects.filter(conversation=conversation, id__gt=after).order_by("id")[:limit])
         messages = [{"id": m.external_id, "role": m.role, "text": m.text, "sent_at": m.sent_at.isoformat(),
                      "received_at": m.received_at.isoformat(), "cursor": str(m.id)} for m in rows]
-        next_cursor = str(rows[-1].id) if len(rows) == int(limit) else None
+        next_cursor = str(rows[-1].id) if len(rows) == limit else None
         return Response({"messages": messages, "next": next_cursor})
 
 

@@ -12,6 +12,7 @@ from conversations.models import Product
 from . import audit, live, oncall, reports
 from .api_errors import error_response
 from .console import staff_required
+from .params import whole_number
 
 DEFAULT_DAYS = 30
 
@@ -48,9 +49,10 @@ def filters(request):
     product = request.GET.get("product") or ""
     if not product:
         return start, end, None
-    if not product.isdigit() or not Product.objects.filter(pk=int(product)).exists():
+    product_id = whole_number(product)
+    if product_id is None or not Product.objects.filter(pk=product_id).exists():
         raise BadFilter("Unknown product.")
-    return start, end, [int(product)]
+    return start, end, [product_id]
 
 
 @supervisors_only
