@@ -15,6 +15,7 @@ from .models import Conversation, Message
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 404, 409, 413, 415, 422, 429, 503)}
 PAGE_LIMIT_MAX = 500
+IDEMPOTENCY_KEY_MAX = 200  # IdempotentRequest.key holds 300: "flag:" and this
 
 
 def validated(serializer_class, request):
@@ -81,6 +82,9 @@ class FlagsView(APIView):
                                                 description="Retries with the same key get the first answer.")])
     def post(self, request):
         data = as_plain(validated(s.FlagInSerializer, request))
-        key = request.headers.get("Idempotency-Key", "").strip()[:200] or None
+        key = request.headers.get("Idempotency-Key", "").strip() or None
+        if key and len(key) > IDEMPOTENCY_KEY_MAX:  # refused, not cut: two long keys would be one
+            raise services.ApiProblem(400, "idempotency_key_too_long", f"`Idempotency-Key` is at most "
+                                      f"{IDEMPOTENCY_KEY_MAX} characters.", {"Idempotency-Key": f"{len(key)} characters."})
         status, body = services.post_flag(product_of(request), data, key)
         return Response(body, status=status)
