@@ -25,10 +25,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from conversations import exact
 from conversations.auth import product_of
 from conversations.models import Conversation, IdempotentRequest, Message, UsageDay
 from conversations.serializers import ErrorSerializer, IncidentDetailSerializer
-from conversations import exact
 from conversations.services import ApiProblem, message_key_prefix
 from escalation import audit, live
 from escalation import services as incidents_service
