@@ -25,10 +25,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from conversations import exact
 from conversations.auth import product_of
 from conversations.models import Conversation, IdempotentRequest, Message, UsageDay
 from conversations.serializers import ErrorSerializer, IncidentDetailSerializer
-from conversations.services import ApiProblem
+from conversations.services import ApiProblem, message_key_prefix
 from escalation import audit, live
 from escalation import services as incidents_service
 from escalation.models import Incident, IncidentEvent, WebhookEvent
@@ -126,13 +127,13 @@ def erase(product, external_id) -> dict:
     for conversation in conversations:
         quoted = json.dumps(conversation.external_id, ensure_ascii=False)
         IdempotentRequest.objects.filter(product=product).filter(
-            Q(key__startswith=f"message:{conversation.external_id}:")
+            Q(exact.startswith("key", message_key_prefix(conversation.external_id)))
             | Q(response__incident__conversation=conversation.external_id)).delete()
-        WebhookEvent.objects.filter(product=product, body__contains=f'"conversation":{quoted}').delete()
+        WebhookEvent.objects.filter(exact.contains("body", f'"conversation":{quoted}'), product=product).delete()
         conversation.external_id, conversation.mode = f"erased-{secrets.token_hex(12)}", "ai"
         conversation.save(update_fields=["external_id", "mode"])
     quoted = json.dumps(end_user.external_id, ensure_ascii=False)
-    WebhookEvent.objects.filter(product=product, body__contains=f'"user":{quoted}').delete()
+    WebhookEvent.objects.filter(exact.contains("body", f'"user":{quoted}'), product=product).delete()
     counts["contacts"] = Contact.objects.filter(end_user=end_user).delete()[1].get("contacts.Contact", 0)
     Contact.history.filter(end_user_id=end_user.pk).delete()  # after: deleting a contact writes history too
     UsageDay.objects.filter(end_user=end_user).delete()

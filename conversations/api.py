@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from .usage import continuous_use_minutes
 from escalation import services as incidents
+from escalation.params import whole_number
 
 from . import serializers as s
 from . import services
@@ -14,6 +15,7 @@ from .models import Conversation, Message
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 404, 409, 413, 415, 422, 429, 503)}
 PAGE_LIMIT_MAX = 500
+IDEMPOTENCY_KEY_MAX = 200  # IdempotentRequest.key holds 300: "flag:" and this
 
 
 def validated(serializer_class, request):
@@ -46,14 +48,15 @@ class MessagesView(APIView):
                                OpenApiParameter("limit", int, description=f"At most {PAGE_LIMIT_MAX}; default 100.")])
     def get(self, request, conversation_id):
         conversation = get_object_or_404(Conversation, product=product_of(request), external_id=conversation_id)
-        after, limit = request.query_params.get("after", "0"), request.query_params.get("limit", "100")
-        if not after.isdigit() or not limit.isdigit() or not 1 <= int(limit) <= PAGE_LIMIT_MAX:
+        raw_after, raw_limit = request.query_params.get("after", "0"), request.query_params.get("limit", "100")
+        after, limit = whole_number(raw_after), whole_number(raw_limit, maximum=PAGE_LIMIT_MAX)
+        if after is None or not limit:
             raise services.ApiProblem(422, "invalid", "`after` must be a cursor and `limit` 1 to "
-                                      f"{PAGE_LIMIT_MAX}.", {"after": after, "limit": limit})
-        rows = list(Message.objects.filter(conversation=conversation, id__gt=int(after)).order_by("id")[: int(limit)])
+                                      f"{PAGE_LIMIT_MAX}.", {"after": raw_after, "limit": raw_limit})
+        rows = list(Message.objects.filter(conversation=conversation, id__gt=after).order_by("id")[:limit])
         messages = [{"id": m.external_id, "role": m.role, "text": m.text, "sent_at": m.sent_at.isoformat(),
                      "received_at": m.received_at.isoformat(), "cursor": str(m.id)} for m in rows]
-        next_cursor = str(rows[-1].id) if len(rows) == int(limit) else None
+        next_cursor = str(rows[-1].id) if len(rows) == limit else None
         return Response({"messages": messages, "next": next_cursor})
 
 
@@ -79,6 +82,9 @@ class FlagsView(APIView):
                                                 description="Retries with the same key get the first answer.")])
     def post(self, request):
         data = as_plain(validated(s.FlagInSerializer, request))
-        key = request.headers.get("Idempotency-Key", "").strip()[:200] or None
+        key = request.headers.get("Idempotency-Key", "").strip() or None
+        if key and len(key) > IDEMPOTENCY_KEY_MAX:  # refused, not cut: two long keys would be one
+            raise services.ApiProblem(400, "idempotency_key_too_long", f"`Idempotency-Key` is at most "
+                                      f"{IDEMPOTENCY_KEY_MAX} characters.", {"Idempotency-Key": f"{len(key)} characters."})
         status, body = services.post_flag(product_of(request), data, key)
         return Response(body, status=status)

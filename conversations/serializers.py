@@ -1,5 +1,5 @@
 """Request and response shapes of the product API (they also make the OpenAPI schema)."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -11,6 +11,9 @@ ROLES_STORED = ["user", "assistant", "operator"]
 CATEGORIES = ["suicide", "self_harm", "violence", "property", "dependency", "other"]
 MAX_TEXT = 20_000
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks drift; a message from tomorrow is a bug
+# ... and so is one from before there were AI companions. Without a floor, a `sent_at` in year 1
+# passed validation and then overflowed the usage clock's date arithmetic (a 500: the message lost).
+EARLIEST_SENT_AT = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
 
 
 class StrictCharField(serializers.CharField):
@@ -26,9 +29,11 @@ class StrictRegexField(StrictCharField, serializers.RegexField):
     pass
 
 
-def not_in_future(value):
+def plausible_sent_at(value):
     if value and value > timezone.now() + FUTURE_TOLERANCE:
         raise serializers.ValidationError("Must not be in the future.")
+    if value and value < EARLIEST_SENT_AT:
+        raise serializers.ValidationError(f"Must not be before {EARLIEST_SENT_AT.date().isoformat()}.")
     return value
 
 
@@ -48,7 +53,7 @@ class MessageInSerializer(serializers.Serializer):
     user = ExternalId(required=False)
     role = serializers.ChoiceField(ROLES_IN)
     text = StrictCharField(max_length=MAX_TEXT, trim_whitespace=False)
-    sent_at = serializers.DateTimeField(required=False, validators=[not_in_future])
+    sent_at = serializers.DateTimeField(required=False, validators=[plausible_sent_at])
     flag = FlagSerializer(required=False)
 
 
@@ -56,7 +61,7 @@ class TranscriptItemSerializer(serializers.Serializer):
     id = ExternalId()
     role = serializers.ChoiceField(ROLES_IN)
     text = StrictCharField(max_length=MAX_TEXT, trim_whitespace=False)
-    sent_at = serializers.DateTimeField(required=False, validators=[not_in_future])
+    sent_at = serializers.DateTimeField(required=False, validators=[plausible_sent_at])
 
 
 class FlagInSerializer(serializers.Serializer):

@@ -36,9 +36,17 @@ def body_hash(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def idempotent(product, key, data, handler):
+def message_key_prefix(conversation_id):
+    """The start of the idempotency keys of a conversation's messages. The conversation id's length
+    goes first so that no two (conversation, message) pairs make one key: joined by ':' alone,
+    `a` + `b:c` and `a:b` + `c` were the same key (a false 409)."""
+    return f"message:{len(conversation_id)}:{conversation_id}:"
+
+
+def idempotent(product, key, data, handler, public_id):
     """Run `handler()` once per (product, key): an identical retry gets the first answer back (200),
-    a different body under the same key gets 409. Safe when two identical requests race.
+    a different body under the same key gets 409 naming `public_id` (the caller's id). Safe when
+    two identical requests race.
 
     The stored answer is not looked up first: a retry is rare, so it is recognised by what it
     cannot do (store the same message or answer again: an IntegrityError rolls it all back) or by
@@ -52,7 +60,7 @@ def idempotent(product, key, data, handler):
     def replay(record):
         if record.body_hash != digest:
             raise ApiProblem(409, "idempotency_conflict",
-                             "This id was already used with a different body.", {"id": key.rsplit(":", 1)[-1]})
+                             "This id was already used with a different body.", {"id": public_id})
         return 200, record.response
 
     try:
@@ -73,7 +81,7 @@ def idempotent(product, key, data, handler):
         # another way, e.g. from a flagged session's transcript (a conflict: we never answered it).
         record = stored()
         if record is None:
-            raise ApiProblem(409, "idempotency_conflict", "This id is already stored.", {"id": key.rsplit(":", 1)[-1]})
+            raise ApiProblem(409, "idempotency_conflict", "This id is already stored.", {"id": public_id})
         return replay(record)
     return status, response
 
@@ -172,8 +180,8 @@ def store_message(conversation, *, external_id, role, text, sent_at, flag=None, 
 
 def post_message(product, conversation_id, data):
     """POST /conversations/{id}/messages. Returns (status, response body)."""
-    key = f"message:{conversation_id}:{data['id']}"
-    return idempotent(product, key, data, lambda: _post_message(product, conversation_id, data))
+    key = message_key_prefix(conversation_id) + data["id"]
+    return idempotent(product, key, data, lambda: _post_message(product, conversation_id, data), data["id"])
 
 
 def _post_message(product, conversation_id, data):
@@ -225,7 +233,8 @@ def _post_message(product, conversation_id, data):
 def post_flag(product, data, idempotency_key=None):
     """POST /flags: open or raise the conversation's incident, merging the transcript by message id."""
     if idempotency_key:
-        return idempotent(product, f"flag:{idempotency_key}", data, lambda: _post_flag(product, data))
+        return idempotent(product, f"flag:{idempotency_key}", data, lambda: _post_flag(product, data),
+                          idempotency_key)
     with transaction.atomic():
         return _post_flag(product, data)
 

@@ -9,6 +9,8 @@ from conversations.directives import hotlines
 from conversations.models import Message, ReplyTemplate
 
 from . import audit, live
+from .api_errors import error_response
+from .params import whole_number
 from .takeover import OUTCOMES
 
 TRANSCRIPT_PAGE = 200
@@ -32,15 +34,18 @@ def incident_detail(request, incident_id):
     incident = live.visible_incidents(request.user).filter(pk=incident_id).first()
     if incident is None:
         raise Http404
+    before = request.GET.get("before") or None
+    if before is not None and whole_number(before) is None:
+        return error_response(400, "invalid", "`before` must be a cursor from a previous page.", {"before": before})
     end_user = incident.conversation.end_user
     full_phones = live.sees_everything(request.user)
     contacts = contacts_in_priority(end_user)
-    audit.record("transcript.viewed", actor=request.user, obj=incident, before=request.GET.get("before"))
+    audit.record("transcript.viewed", actor=request.user, obj=incident, before=before)
     if full_phones and contacts:  # a supervisor sees the numbers in full: who read which number
         audit.record("phones.viewed", actor=request.user, obj=incident, contacts=[c.pk for c in contacts])
     return JsonResponse({
         "incident": live.queue_item(incident),
-        "transcript": transcript(incident, request.GET.get("before")),
+        "transcript": transcript(incident, whole_number(before) if before else None),
         "contacts": [
             {"name": c.name, "relationship": c.relationship, "kind": c.kind, "priority": c.priority,
              "phone": c.phone if full_phones else mask_phone(c.phone), "verified": c.verified_at is not None}
@@ -61,10 +66,10 @@ def incident_detail(request, incident_id):
 
 
 def transcript(incident, before=None) -> dict:
-    """The conversation's latest messages (earlier ones page back with `before`)."""
+    """The conversation's latest messages (earlier ones page back with `before`, a message id)."""
     queryset = Message.objects.filter(conversation_id=incident.conversation_id).select_related("operator")
-    if before and before.isdigit():
-        queryset = queryset.filter(id__lt=int(before))
+    if before is not None:
+        queryset = queryset.filter(id__lt=before)
     rows = list(queryset.order_by("-id")[: TRANSCRIPT_PAGE + 1])
     more = len(rows) > TRANSCRIPT_PAGE
     rows = list(reversed(rows[:TRANSCRIPT_PAGE]))

@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
-from .api_errors import body_too_large
+from .api_errors import body_too_large, error_response
+from .params import whole_number
 
 
 class ApiBodyLimitMiddleware:
@@ -12,10 +13,9 @@ class ApiBodyLimitMiddleware:
 
     def __call__(self, request):
         if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH"):
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
+            length = whole_number(request.META.get("CONTENT_LENGTH") or "0")
+            if length is None:  # Django's own int() of it would raise: a 500
+                return error_response(400, "invalid", "Content-Length must be a number of bytes.")
             if length > settings.API_MAX_BODY_BYTES:
                 return body_too_large()
             try:

@@ -12,6 +12,7 @@ from conversations.models import Product
 from . import audit, live, oncall, reports
 from .api_errors import error_response
 from .console import staff_required
+from .params import whole_number
 
 DEFAULT_DAYS = 30
 
@@ -48,9 +49,10 @@ def filters(request):
     product = request.GET.get("product") or ""
     if not product:
         return start, end, None
-    if not product.isdigit() or not Product.objects.filter(pk=int(product)).exists():
+    product_id = whole_number(product)
+    if product_id is None or not Product.objects.filter(pk=product_id).exists():
         raise BadFilter("Unknown product.")
-    return start, end, [int(product)]
+    return start, end, [product_id]
 
 
 @supervisors_only
@@ -89,10 +91,24 @@ def referrals_csv(request, year):
     return csv_response(reports.referral_rows(year, product_ids), f"crisis-referrals-{year}.csv")
 
 
+# A cell a spreadsheet would run as a formula (OWASP, "CSV Injection"): a product is named by
+# whoever has the admin, and a supervisor opens the export in Excel.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """`value` as a cell: text starting like a formula gets a leading apostrophe (shown as text);
+    numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_response(rows, filename):
+    """Every CSV the app writes goes through here, and every cell through csv_cell."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    csv.writer(response).writerows(rows)
+    csv.writer(response).writerows([csv_cell(cell) for cell in row] for row in rows)
     return response
 
 

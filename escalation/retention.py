@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact, EndUser, Notification
+from conversations import exact
 from conversations.models import Conversation, IdempotentRequest, Message, UsageDay
 
 from . import oncall, reports
@@ -66,7 +67,7 @@ def purge(now=None) -> dict:
     counts["usage_days"] = UsageDay.objects.filter(day__lt=before.date()).exclude(end_user_id__in=users).delete()[0]
     webhooks = WebhookEvent.objects.filter(created_at__lt=before)
     for incident_id in incidents:  # an event names its incident in the body
-        webhooks = webhooks.exclude(body__contains=str(incident_id))
+        webhooks = webhooks.exclude(exact.contains("body", str(incident_id)))
     counts["webhook_events"] = webhooks.delete()[0]
     counts["idempotent_requests"] = IdempotentRequest.objects.filter(created_at__lt=before).delete()[0]
     counts["contact_history"] = Contact.history.filter(history_date__lt=before).exclude(

@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import outbox
+from .params import whole_number
 from .models import WebhookAttempt, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,8 @@ def verify(secret, header, body: bytes, tolerance=300, now=None) -> bool:
     t, candidates = None, []
     for part in (header or "").split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
-            t = int(value)
+        if key == "t":
+            t = whole_number(value)  # None (no signature) unless plain digits
         elif key == "v1":
             candidates.append(value)  # several v1 values are allowed (e.g. while a secret rotates)
     if t is None or not candidates:

