@@ -2,6 +2,7 @@
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django_otp.oath import totp
@@ -130,7 +131,7 @@ class TestStaffWithoutARole:
 
         async def scenario():
             socket = WebsocketCommunicator(application, "/ws/console/", headers=[
-                (b"origin", b"http://localhost"), (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())])
+                (b"origin", settings.PUBLIC_BASE_URL.encode()), (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())])
             assert (await socket.connect(timeout=5))[0]
             assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
             await socket.disconnect()
