@@ -31,7 +31,12 @@ PORT = int(os.environ.get("PORT", "8000"))
 # DEMO=1 (set by `make run`): /demo/, an end-user chat that talks to the API as a product would.
 DEMO = env_bool("DEMO", False)
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", f"http://localhost:{PORT}").rstrip("/")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", PUBLIC_BASE_URL)
+# The console's own origins (CSRF and the websocket's exact-origin check). A local run with no
+# PUBLIC_BASE_URL answers on every loopback name, so each is the same console: opened at
+# http://127.0.0.1:8000 instead of localhost, its socket must connect too.
+_LOCAL_ORIGINS = ",".join(f"http://{host}:{PORT}" for host in ("localhost", "127.0.0.1", "[::1]"))
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS",
+                                PUBLIC_BASE_URL if "PUBLIC_BASE_URL" in os.environ else _LOCAL_ORIGINS)
 
 INSTALLED_APPS = [
     "daphne",
