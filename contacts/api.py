@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from conversations.auth import product_of
 from conversations.serializers import ErrorSerializer, StrictCharField, StrictRegexField
+from escalation.database import retry_when_locked
 
 from . import registration, services
 from .models import EndUser
@@ -99,12 +100,12 @@ class UserView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            end_user = services.register_end_user(
+            end_user = retry_when_locked(lambda: services.register_end_user(
                 product_of(request), user_id,
                 birth_date=data.get("birth_date"), age_group=data.get("age_group", ""),
                 locale=data["locale"], region=data["region"], first_name=data["first_name"],
                 contacts=[services.ContactInput(**c) for c in data["contacts"]],
-            )
+            ))
         except services.RegistrationError as problem:
             from conversations.services import ApiProblem
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from escalation import audit
+from escalation.database import retry_when_locked
 
 from .models import ApiKey, Product, hash_api_key
 
@@ -86,7 +87,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         # for a future time stops then.
         if api_key is None or not is_live(hashed):
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
-        audit.key_used(api_key)  # in the audit trail at most once per key per hour (no query in between)
+        # In the audit trail at most once per key per hour (no query in between); a write, so it
+        # must not turn a crisis into a 503 on SQLite either (escalation.database).
+        retry_when_locked(lambda: audit.key_used(api_key))
         return ProductPrincipal(api_key.product), api_key
 
     def authenticate_header(self, request):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from contacts import services as contacts
 from contacts.models import EndUser
 from escalation import audit, live
+from escalation.database import retry_when_locked
 from escalation import services as incidents
 from escalation.models import Incident
 
@@ -181,7 +182,8 @@ def store_message(conversation, *, external_id, role, text, sent_at, flag=None, 
 def post_message(product, conversation_id, data):
     """POST /conversations/{id}/messages. Returns (status, response body)."""
     key = message_key_prefix(conversation_id) + data["id"]
-    return idempotent(product, key, data, lambda: _post_message(product, conversation_id, data), data["id"])
+    return retry_when_locked(
+        lambda: idempotent(product, key, data, lambda: _post_message(product, conversation_id, data), data["id"]))
 
 
 def _post_message(product, conversation_id, data):
@@ -233,10 +235,14 @@ def _post_message(product, conversation_id, data):
 def post_flag(product, data, idempotency_key=None):
     """POST /flags: open or raise the conversation's incident, merging the transcript by message id."""
     if idempotency_key:
-        return idempotent(product, f"flag:{idempotency_key}", data, lambda: _post_flag(product, data),
-                          idempotency_key)
-    with transaction.atomic():
-        return _post_flag(product, data)
+        return retry_when_locked(lambda: idempotent(product, f"flag:{idempotency_key}", data,
+                                                    lambda: _post_flag(product, data), idempotency_key))
+    return retry_when_locked(lambda: _post_flag_once(product, data))
+
+
+@transaction.atomic
+def _post_flag_once(product, data):
+    return _post_flag(product, data)
 
 
 def _post_flag(product, data):
