@@ -1,9 +1,15 @@
 """Directives: what the product must do next, built from the admin-editable templates and hotlines."""
+import re
+
 from .models import Hotline, ReplyTemplate
 
 # When a region has no hotline of its own, the language decides (zh -> China, otherwise the US's 988).
 FALLBACK_REGION_BY_LANGUAGE = {"zh": "CN"}
 FALLBACK_REGION = "US"
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
 def _language(locale: str) -> str:
@@ -46,12 +52,24 @@ def hotlines(region: str, locale: str) -> list[dict]:
     return [{"name": h.name, "phone": h.phone, "hours": h.hours} for h in rows]
 
 
-def for_assessment(level, *, end_user, mode, incident=None, usage=None) -> list[dict]:
+def message_language(text: str) -> str:
+    """"zh" when the message is mostly Chinese (more Chinese characters than Latin words), else
+    "en" when it has Latin words, else "" (emoji, digits: nothing to go by)."""
+    chinese = len(_CJK.findall(text or ""))
+    latin = len(_LATIN_WORD.findall(text or ""))
+    if chinese and chinese >= latin:
+        return "zh"
+    return "en" if latin else ""
+
+
+def for_assessment(level, *, end_user, mode, incident=None, usage=None, text="") -> list[dict]:
     """The directives for a user message (or a flag) at `level` in a conversation in `mode`.
 
     `usage` (conversations.usage.Usage) adds the break, AI-identity and dependence reminders.
+    The user's locale picks the templates' language; a user registered without one is answered
+    in the language of the message itself (`text`), so a Chinese message gets a Chinese reply.
     """
-    locale, region = end_user.locale, end_user.region
+    locale, region = end_user.locale or message_language(text), end_user.region
     directives = []
     if level != "none" and mode == "ai":
         directives.append({

@@ -214,7 +214,7 @@ def _post_message(product, conversation_id, data):
         else:
             incident = active_incident(conversation)
         actions = directives.for_assessment(message.level, end_user=end_user, mode=conversation.mode,
-                                            incident=incident, usage=used)
+                                            incident=incident, usage=used, text=message.text)
         record_referral(conversation, actions, message.level, message)
         record_reminders(product, conversation, actions)
     else:

@@ -124,3 +124,25 @@ def test_every_template_reply_with_a_hotline_is_counted(api):
     api.post("/api/v1/flags", {"conversation": "c-1", "level": "high_risk"}, format="json")
     assert HotlineReferral.objects.count() == 3
     assert sorted(HotlineReferral.objects.values_list("level", flat=True)) == ["distress", "high_risk", "high_risk"]
+
+
+@pytest.mark.django_db
+class TestReplyInTheMessagesLanguage:
+    """Issue 13, point 7: a user registered without a locale is answered in the language they write."""
+
+    def reply(self, body):
+        return next(d for d in body["directives"] if d["type"] == "reply_with_template")
+
+    def test_a_chinese_message_from_a_user_with_no_locale_gets_a_chinese_reply(self, api):
+        assert api.put("/api/v1/users/u-1", {"region": "CN"}, format="json").status_code == 200
+        reply = self.reply(post(api, "c-1", "m-1", text="我真的撑不下去了，活着好累"))
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in reply["text"]), reply["text"]
+        assert any(h["phone"] == "12356" for h in reply["resources"])
+
+    def test_an_english_message_gets_an_english_reply_and_a_set_locale_wins(self, api):
+        assert api.put("/api/v1/users/u-1", {"region": "CN"}, format="json").status_code == 200
+        reply = self.reply(post(api, "c-1", "m-1", text="I can't go on like this, I feel so hopeless"))
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in reply["text"]), reply["text"]
+        assert api.put("/api/v1/users/u-2", {"region": "CN", "locale": "en"}, format="json").status_code == 200
+        reply = self.reply(post(api, "c-2", "m-1", user="u-2", text="我真的撑不下去了，活着好累"))
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in reply["text"]), reply["text"]
