@@ -293,6 +293,9 @@ REGION_RULES = {
     # SB 243's break floor is every 3 hours for minors; the 2-hour default is stricter and kept.
     "US": {"ai_identity_every_minutes": 180, "timezone": "America/New_York"},
 }
+# The learned risk model beside the rules (docs/risk.md): off by default until its false alarms
+# and its speed meet the targets; `manage.py assess_risk --model` measures it either way.
+RISK_MODEL = env_bool("RISK_MODEL", False)
 REGISTRATION_VERIFY_HOURS = int(os.environ.get("REGISTRATION_VERIFY_HOURS", "72"))
 # SMS and voice through Twilio; without an account SID the built-in outbox records each SMS instead.
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")

@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 import ahocorasick
 
+from .model import RiskModel
 from .normalise import DATA_DIR, NORMALISE_VERSION, matching_form
 
 LEVELS = ("none", "distress", "high_risk", "explicit")  # ascending severity
@@ -536,8 +537,8 @@ def _history_could_raise(current: _Single) -> bool:
     )
 
 
-def assess(text: str, history: Sequence[str] | Callable[[], Sequence[str]] = ()) -> Assessment:
-    """Assess one user message; ``history`` (earlier user messages, oldest first) can only raise.
+def assess_rules(text: str, history: Sequence[str] | Callable[[], Sequence[str]] = ()) -> Assessment:
+    """The rules and context alone (the lexicon engine). Assess one user message; ``history`` (earlier user messages, oldest first) can only raise.
 
     ``history`` may be a function that returns it: it is then called only when a context rule
     could use it (most messages have no concept a context rule reads), which saves the caller a
@@ -572,3 +573,44 @@ def assess(text: str, history: Sequence[str] | Callable[[], Sequence[str]] = ())
         if count >= rule["min_count"]:
             best = Assessment(rule["level"], rule["category"], result.signals + ("context:" + rule["id"],))
     return best
+
+
+# --------------------------------------------------------------------------- model + rules + context
+
+@lru_cache(maxsize=1)
+def learned_model() -> RiskModel | None:
+    """The trained model (data/model.json.gz), loaded on first use: about a second and 100 MB, which
+    processes that never score with it (most commands, and the app while RISK_MODEL is off) skip."""
+    return RiskModel.load()
+
+
+def assess(text: str, history: Sequence[str] | Callable[[], Sequence[str]] = (), *, model=None) -> Assessment:
+    """Assess one user message. With the learned model in use (settings.RISK_MODEL, or `model=True`
+    here), the model and the rules (with the conversation's context) each give a level and the
+    higher one wins; without it, the rules alone decide.
+
+    The signals say which part decided: `by:model` or `by:rules` (the rule ids and concepts
+    follow), and always the model's own reading, `model:<level>:<score>` (score = the model's
+    probability for that level or above). ``history`` is read only when a context rule could use it.
+    """
+    result = assess_rules(text, history)
+    if model is None:
+        from django.conf import settings
+
+        model = getattr(settings, "RISK_MODEL", False)
+    if not model or learned_model() is None:
+        return result
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    if not text.strip():
+        return result
+    scored = learned_model().score(text, result.signals)
+    reading = f"model:{scored.level}:{scored.score:.2f}"
+    if level_rank(scored.level) > level_rank(result.level):
+        return Assessment(scored.level, scored.category, ("by:model", reading) + result.signals)
+    if result.level == "none":
+        return Assessment("none", None, result.signals + (reading,))
+    # Same level: the category is the model's, trained on today's policy (a threat to someone is
+    # `violence`, a scam `property`), where the rules' older categories may differ.
+    category = scored.category if scored.level == result.level else result.category
+    return Assessment(result.level, category, ("by:rules",) + result.signals + (reading,))

@@ -14,7 +14,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from conversations.risk import assess
+from conversations.risk import assess, assess_rules
 
 
 class Command(BaseCommand):
@@ -24,11 +24,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--signals", action="store_true", help="also print the signals that fired")
+        parser.add_argument("--sync-only", action="store_true",
+                            help="the synchronous stage alone, as the request path runs it (today the whole local "
+                            "pipeline: there is no second stage yet)")
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument("--model", action="store_true",
+                           help="the learned model beside the rules, whatever settings.RISK_MODEL says")
+        which.add_argument("--rules-only", action="store_true",
+                           help="the rules and context alone, without the model (the lexicon engine's figures)")
 
     def handle(self, *args, **options):
         stdin = options.get("stdin") or sys.stdin
         out = self.stdout
         show_signals = options.get("signals", False)
+        if options.get("rules_only"):
+            self.assess = assess_rules
+        elif options.get("model"):
+            self.assess = lambda text, history: assess(text, history, model=True)
+        else:  # what the app runs: settings.RISK_MODEL
+            self.assess = assess
         for lineno, raw in enumerate(stdin, start=1):
             line = raw.strip()
             if not line:
@@ -53,7 +67,7 @@ class Command(BaseCommand):
         if not isinstance(history, list):
             history = ()
         try:
-            result = assess(text, [h for h in history if isinstance(h, str)])
+            result = self.assess(text, [h for h in history if isinstance(h, str)])
         except Exception as exc:  # the engine must not take the stream down
             return self._error(item_id, lineno, f"engine error: {exc.__class__.__name__}: {exc}")
         row = {"id": item_id, "level": result.level, "category": result.category if result.level != "none" else None}

@@ -1,0 +1,81 @@
+"""The learned risk model beside the rules (issue 13): how it combines, how it is switched on, and
+its figures on this project's held-out sets 10 and 11 kept as a floor (they were measured once, at
+first sight, and are never trained on: docs/risk.md)."""
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from conversations.risk import assess, assess_rules, learned_model, level_rank
+from conversations.risk.training import figures
+
+HELD_OUT = Path(__file__).resolve().parent / "risk_heldout"
+
+
+def test_the_model_is_in_the_repository_and_loads():
+    model = learned_model()
+    assert model is not None and model.version.startswith("lr-")
+    assert set(model.thresholds) == {"explicit", "urgent", "distress"}
+
+
+@pytest.mark.parametrize("text", ["我已经准备好药了，今晚吃完就结束", "我站在天台上了", "I want to kill myself", "我想自杀"])
+def test_what_the_lexicon_under_calls_the_model_calls_explicit(text):
+    """The issue's own examples: `none` or only `high_risk` by the rules, so no operator was asked."""
+    assert level_rank(assess_rules(text).level) < level_rank("explicit")
+    result = assess(text, model=True)
+    assert result.level == "explicit" and result.category == "suicide"
+    assert result.signals[0] == "by:model" and result.signals[1].startswith("model:explicit:")
+
+
+def test_the_higher_level_wins_and_a_threat_is_violence():
+    text = "I know where he lives. Tonight I'm going over there with the knife"
+    result = assess(text, model=True)
+    assert (result.level, result.category) == ("explicit", "violence")
+    for text in ("笑死我了哈哈哈", "公安局的人说我涉嫌洗钱，要我把钱转到安全账户"):
+        assert level_rank(assess(text, model=True).level) >= level_rank(assess_rules(text).level)
+
+
+def test_off_by_default_and_on_with_the_setting(settings):
+    text = "我站在天台上了"
+    settings.RISK_MODEL = False
+    assert assess(text) == assess_rules(text)
+    settings.RISK_MODEL = True
+    assert assess(text).level == "explicit"
+
+
+@pytest.mark.django_db
+def test_through_the_api_with_the_model_on(api, settings):
+    settings.RISK_MODEL = True
+    body = {"id": "m-1", "user": "u-1", "role": "user", "text": "I know where he lives. Tonight I'm going over there with the knife"}
+    answer = api.post("/api/v1/conversations/c-1/messages", body, format="json").json()
+    assert answer["assessment"]["level"] == "explicit" and answer["assessment"]["category"] == "violence"
+    assert "hold_for_operator" in [d["type"] for d in answer["directives"]]
+
+
+def run_command(*args, lines):
+    out = io.StringIO()
+    call_command("assess_risk", *args, stdin=io.StringIO("\n".join(json.dumps(line) for line in lines)), stdout=out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_assess_risk_measures_either_pipeline():
+    line = {"id": 1, "text": "我站在天台上了"}
+    assert run_command("--rules-only", lines=[line])[0]["level"] == "none"
+    assert run_command("--model", lines=[line])[0]["level"] == "explicit"
+    assert "model:explicit" in " ".join(run_command("--model", "--signals", lines=[line])[0]["signals"])
+
+
+@pytest.mark.parametrize("name, floor", [
+    # First sight (docs/risk.md): set 10 explicit 0.975, urgent 0.994; set 11 0.988, 0.969. Floors a
+    # little below, so that a change that loses crises fails here; false alarms are the known weakness.
+    ("heldout_10.jsonl", {"explicit_recall": 0.95, "urgent_recall": 0.95, "false_alarm": 0.20}),
+    ("heldout_11.jsonl", {"explicit_recall": 0.95, "urgent_recall": 0.93, "false_alarm": 0.15}),
+])
+def test_held_out_floors_of_model_and_rules(name, floor):
+    items = [json.loads(line) for line in (HELD_OUT / name).open(encoding="utf-8") if line.strip()]
+    got = figures([i["label"] for i in items], [assess(i["text"], model=True).level for i in items])
+    assert got["explicit_recall"] >= floor["explicit_recall"], got
+    assert got["urgent_recall"] >= floor["urgent_recall"], got
+    assert got["false_alarm"] <= floor["false_alarm"], got
