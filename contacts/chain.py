@@ -165,7 +165,10 @@ def send(notification_id):
         notification.deliver_by = notification.sent_at + timedelta(seconds=settings.SMS_DELIVERY_TIMEOUT_SECONDS)
         notification.finished_at = notification.sent_at if delivered else None
         notification.locked_until = None
-        notification.save()
+        # Only the fields this attempt owns: the contact may have been replaced meanwhile, and a
+        # full save would write its stale id back.
+        notification.save(update_fields=["status", "provider", "provider_sid", "provider_status", "sent_at",
+                                         "deliver_by", "finished_at", "locked_until"])
         _changed(notification)
 
 
@@ -177,11 +180,11 @@ def _failed_attempt(notification, error):
             delay = min(10 * 2 ** (notification.attempts - 1), 120)
             notification.status, notification.next_attempt_at = "pending", timezone.now() + timedelta(seconds=delay)
             notification.queued_at = None  # the sweep queues it when it is due
-            notification.save()
+            notification.save(update_fields=["error_code", "locked_until", "status", "next_attempt_at", "queued_at"])
             _changed(notification, retry_in=delay)
             return
         notification.status, notification.finished_at = "failed", timezone.now()
-        notification.save()
+        notification.save(update_fields=["error_code", "locked_until", "status", "finished_at"])
         _changed(notification)
         advance(notification)
 

@@ -70,11 +70,15 @@ def key_used(api_key, now=None):
 
 def notification(notification) -> AuditEntry:
     """A notification attempt's new state (an SMS, call or page of a chain, or a verification text)."""
+    from contacts.models import Contact
     from contacts.services import mask_phone
 
     incident = notification.incident
-    contact = notification.contact
-    product = incident.product_id if incident else (contact.end_user.product_id if contact else None)
+    # Not `notification.contact`: a PUT may have replaced the contact while a worker was sending
+    # (the row's contact is then NULL, the instance's id stale), and the attempt must still be recorded.
+    contact = Contact.objects.filter(pk=notification.contact_id).first() if notification.contact_id else None
+    product = incident.product_id if incident else (
+        notification.product_id or (contact.end_user.product_id if contact else None))
     return record(f"notification.{notification.status}", product=product, obj=notification, incident=incident,
                   end_user=(incident.conversation.end_user_id if incident else contact.end_user_id if contact
                             else None),

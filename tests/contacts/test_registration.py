@@ -177,3 +177,42 @@ def test_an_urgent_text_names_a_first_name_and_nothing_else(db, first_name, show
     body = sms_text.render("sms", end_user)
     assert (shown or "a person who named you as their contact") in body
     assert "evil" not in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_contact_replaced_while_its_text_is_in_flight_is_recorded_not_resent(api, twilio):
+    """A PUT replaced the contact while a worker was inside the provider call: the worker crashed
+    reading the deleted contact, after the text had gone, so the sweep sent it again."""
+    import threading
+
+    from django.db import connections
+
+    from .conftest import FATHER
+
+    twilio.behave(MOTHER, "hold")
+    register(api)
+    chain.sweep()
+    [pk] = Notification.objects.filter(status="pending").values_list("pk", flat=True)
+    errors = []
+
+    def worker():
+        try:
+            chain.send(pk)
+        except Exception as error:  # noqa: BLE001  (what the test looks for)
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    twilio.wait_for(lambda requests: len(requests) == 1)  # the worker is inside the provider call
+    register(api, contacts=[{**GUARDIAN, "phone": FATHER}])  # the mother's number is replaced
+    twilio.release()
+    thread.join(10)
+    assert not errors, errors
+    notification = Notification.objects.get(pk=pk)
+    assert notification.status == "sent" and notification.provider_sid and notification.contact_id is None
+    assert AuditEntry.objects.filter(action="notification.sent", object_id=str(pk)).exists()
+    chain.sweep()
+    assert not Notification.objects.filter(pk=pk, status="pending").exists()
+    assert [r.to for r in twilio.requests].count(MOTHER) == 1

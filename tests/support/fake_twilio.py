@@ -55,6 +55,10 @@ class FakeTwilio:
     def behave(self, number, behaviour):
         self.behaviours[number] = behaviour
 
+    def release(self):
+        """Let requests held by the "hold" behaviour be answered."""
+        self._release.set()
+
     def accepted(self):
         """The requests Twilio would have taken (answered 201): what reached a phone."""
         return [r for r in self.requests if r.status_code == 201]
@@ -70,6 +74,9 @@ class FakeTwilio:
         if behaviour == "hang":
             self._release.wait(30)
             return
+        if behaviour == "hold":  # accept, but only once the test calls release()
+            self._release.wait(30)
+            behaviour = "accept"
         status, payload = {
             "accept": (201, {"sid": sid, "status": "queued", "to": to, "body": request.body}),
             "refuse": (400, {"code": 21211, "message": f"The 'To' number {to} is not a valid phone number.",
