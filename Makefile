@@ -12,13 +12,14 @@ VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 PYTEST_ARGS ?=
 
-.PHONY: help install run serve test bench migrate seed clean
+.PHONY: help install run serve test bench migrate seed model clean
 
 help:
 	@echo "make run      the local demo: Redis, Daphne, a Celery worker and beat, demo logins and key (Ctrl-C stops all)"
 	@echo "make serve    the production start: the same stack, no demo data; needs SECRET_KEY (HOST, PORT)"
 	@echo "make test     run the test suite (extra pytest args: PYTEST_ARGS='-k foo -x')"
 	@echo "make migrate  apply database migrations"
+	@echo "make model    retrain the risk model from conversations/risk/corpus/ (docs/risk.md)"
 	@echo "make bench    run the benchmark (scripts/bench), if there is one"
 	@echo "make clean    remove var/ and .venv"
 
@@ -49,6 +50,9 @@ migrate: $(STAMP)
 
 seed: $(STAMP)
 	$(VENV_PY) manage.py seed_demo
+
+model: $(STAMP)
+	$(VENV_PY) manage.py train_risk_model
 
 bench:
 	@if [ -f scripts/bench.py ] || [ -f scripts/bench/__main__.py ]; then \
