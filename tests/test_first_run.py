@@ -3,13 +3,12 @@ leads to the console, and an operator created as the README says sees their prod
 from io import StringIO
 
 import pytest
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.core.management import CommandError, call_command
 
 from conversations.models import Product
 from escalation.models import StaffProfile
 from tests.conftest import client_for
-from tests.support.browser import open_browser, requires_chromium
+from tests.support.browser import BrowserTestCase, requires_chromium
 
 # What Chromium sends when a person opens a URL.
 BROWSER_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,"
@@ -123,19 +122,7 @@ def test_a_supervisor_is_not_told_about_products(client):
 
 @pytest.mark.slow
 @requires_chromium
-class SchemaInTheBrowser(StaticLiveServerTestCase):
-    host = "127.0.0.1"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.browser, cls._close_browser = open_browser()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._close_browser()
-        super().tearDownClass()
-
+class SchemaInTheBrowser(BrowserTestCase):
     def test_chromium_shows_the_schema_instead_of_downloading_it(self):
         page = self.browser.new_page()
         try:

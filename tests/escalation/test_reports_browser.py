@@ -3,14 +3,13 @@ import re
 
 import pytest
 from django.conf import settings
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.test import Client
 from playwright.sync_api import expect
 
 from conversations.models import ApiKey, Hotline, Product
 from escalation import takeover
 from tests.conftest import client_for
-from tests.support.browser import open_browser, requires_chromium
+from tests.support.browser import BrowserTestCase, requires_chromium
 
 from .helpers import flagged, operator_of, supervisor
 
@@ -30,19 +29,7 @@ DRAWN = """() => Object.fromEntries(Array.from(document.querySelectorAll('canvas
 }))"""
 
 
-class ReportsInTheBrowser(StaticLiveServerTestCase):
-    host = "127.0.0.1"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.browser, cls._close_browser = open_browser()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._close_browser()
-        super().tearDownClass()
-
+class ReportsInTheBrowser(BrowserTestCase):
     def test_the_reports_page_draws_every_chart(self):
         product = Product.objects.create(name="companion-a")
         # Another live-server test may have flushed the seeded hotlines: the referral count needs one.

@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,3 +37,18 @@ def open_browser():
                 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
     return browser, close
+
+
+class BrowserTestCase(StaticLiveServerTestCase):
+    """A live server on 127.0.0.1 and one headless Chromium (`self.browser`) for the class."""
+    host = "127.0.0.1"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.browser, cls._close_browser = open_browser()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._close_browser()
+        super().tearDownClass()
