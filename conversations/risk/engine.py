@@ -586,7 +586,7 @@ def learned_model() -> RiskModel | None:
 
 def assess(text: str, history: Sequence[str] | Callable[[], Sequence[str]] = (), *, model=None) -> Assessment:
     """Assess one user message. With the learned model in use (settings.RISK_MODEL, or `model=True`
-    here), the model and the rules (with the conversation's context) each give a level and the
+    here, or a RiskModel to use instead of the installed one), the model and the rules (with the conversation's context) each give a level and the
     higher one wins; without it, the rules alone decide.
 
     The signals say which part decided: `by:model` or `by:rules` (the rule ids and concepts
@@ -598,13 +598,14 @@ def assess(text: str, history: Sequence[str] | Callable[[], Sequence[str]] = (),
         from django.conf import settings
 
         model = getattr(settings, "RISK_MODEL", False)
-    if not model or learned_model() is None:
+    scorer = model if isinstance(model, RiskModel) else learned_model() if model else None
+    if scorer is None:
         return result
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     if not text.strip():
         return result
-    scored = learned_model().score(text, result.signals)
+    scored = scorer.score(text, result.signals)
     reading = f"model:{scored.level}:{scored.score:.2f}"
     if level_rank(scored.level) > level_rank(result.level):
         return Assessment(scored.level, scored.category, ("by:model", reading) + result.signals)

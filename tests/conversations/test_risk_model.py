@@ -79,3 +79,47 @@ def test_held_out_floors_of_model_and_rules(name, floor):
     assert got["explicit_recall"] >= floor["explicit_recall"], got
     assert got["urgent_recall"] >= floor["urgent_recall"], got
     assert got["false_alarm"] <= floor["false_alarm"], got
+
+
+class TestEvaluateRiskModel:
+    """`manage.py evaluate_risk_model`: a candidate that loses explicit recall anywhere is refused."""
+
+    @pytest.fixture
+    def files(self, tmp_path, monkeypatch):
+        from conversations.management.commands import evaluate_risk_model
+        from conversations.risk.model import MODEL_PATH
+
+        held_out = HELD_OUT / "heldout_10.jsonl"
+        monkeypatch.setattr(evaluate_risk_model, "held_out_files", lambda: [held_out])
+        installed = tmp_path / "installed.json.gz"
+        monkeypatch.setattr(evaluate_risk_model, "MODEL_PATH", installed)
+        return MODEL_PATH, installed, tmp_path
+
+    def candidate(self, tmp_path, source, **thresholds):
+        import gzip
+
+        with gzip.open(source, "rt", encoding="utf-8") as fh:
+            data = json.load(fh)
+        data["thresholds"].update(thresholds)
+        data["version"] = "lr-candidate"
+        path = tmp_path / "candidate.json.gz"
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        return path
+
+    def test_an_equal_candidate_is_installed(self, files):
+        current, installed, tmp_path = files
+        path = self.candidate(tmp_path, current)
+        out = io.StringIO()
+        call_command("evaluate_risk_model", str(path), "--install", stdout=out)
+        assert "heldout_10.jsonl" in out.getvalue() and "installed lr-candidate" in out.getvalue()
+        assert installed.read_bytes() == path.read_bytes()
+
+    def test_a_candidate_that_misses_crises_is_refused(self, files):
+        current, installed, tmp_path = files
+        path = self.candidate(tmp_path, current, explicit=0.999)  # hardly ever explicit
+        err = io.StringIO()
+        with pytest.raises(SystemExit) as exit_:
+            call_command("evaluate_risk_model", str(path), "--install", stdout=io.StringIO(), stderr=err)
+        assert exit_.value.code == 1 and "heldout_10.jsonl: explicit recall" in err.getvalue()
+        assert not installed.exists()
