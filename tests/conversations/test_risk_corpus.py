@@ -38,9 +38,17 @@ def shingles(text):
     return {text[i:i + SHINGLE] for i in range(len(text) - SHINGLE + 1)}
 
 
+ROUND_2 = ROOT / "conversations" / "risk" / "corpus_round2"  # written for training, not yet in the model
+
+
 @pytest.fixture(scope="module")
 def corpus():
     return training.load_corpus(training.corpus_files())
+
+
+@pytest.fixture(scope="module")
+def all_training_text(corpus):
+    return corpus + training.load_corpus(training.corpus_files(ROUND_2))
 
 
 def evaluation_texts():
@@ -59,7 +67,7 @@ def test_the_corpus_is_large_and_covers_every_level_language_and_category(corpus
         assert min(counts.values()) >= 50, (field, counts)
 
 
-def test_no_evaluation_text_nor_a_near_duplicate_is_in_the_training_data(corpus):
+def test_no_evaluation_text_nor_a_near_duplicate_is_in_the_training_data(all_training_text):
     evaluation = [key(text) for text in evaluation_texts()]
     assert len(evaluation) > 600  # the project's own held-out sets at least
     exact = set(evaluation)
@@ -69,7 +77,7 @@ def test_no_evaluation_text_nor_a_near_duplicate_is_in_the_training_data(corpus)
         for gram in grams:
             index.setdefault(gram, set()).add(number)
     leaks = []
-    for item in corpus:
+    for item in all_training_text:
         text = key(item["text"])
         if text in exact:
             leaks.append((item["text"], "identical"))

@@ -23,7 +23,8 @@ class Command(BaseCommand):
     requires_system_checks: list = []
 
     def add_arguments(self, parser):
-        parser.add_argument("--corpus", default=str(training.CORPUS_DIR), help="a folder of *.jsonl files")
+        parser.add_argument("--corpus", action="append", default=None,
+                            help="a folder of *.jsonl files (repeatable; default conversations/risk/corpus)")
         parser.add_argument("--feedback", action="append", default=[],
                             help="JSON Lines of reviewed feedback (manage.py export_risk_feedback); repeatable")
         parser.add_argument("--output", default=str(MODEL_PATH), help="where to write the model file")
@@ -31,9 +32,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.perf_counter()
-        files = training.corpus_files(options["corpus"]) + [Path(p) for p in options["feedback"]]
+        folders = options["corpus"] or [str(training.CORPUS_DIR)]
+        files = [f for folder in folders for f in training.corpus_files(folder)] + [Path(p) for p in options["feedback"]]
         if not files:
-            raise CommandError(f"no *.jsonl files in {options['corpus']}")
+            raise CommandError(f"no *.jsonl files in {', '.join(folders)}")
         try:
             items = training.load_corpus(files)
         except (training.CorpusError, OSError) as error:
