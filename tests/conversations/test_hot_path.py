@@ -140,10 +140,16 @@ class TestQueryCounts:
                    for q in context.captured_queries), sqls(context)
 
     def test_minutes_are_counted_however_often_the_user_writes(self, api):
-        start = timezone.now() - timedelta(hours=2)
+        midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        if timezone.now() - midnight < timedelta(minutes=10):
+            midnight -= timedelta(days=1)
+        start = midnight - timedelta(minutes=5)  # across midnight (UTC, the user's day): two days
         for second in range(0, 10 * 60 + 1, 20):  # a message every 20 s for 10 minutes
             post(api, f"m-{second}", sent_at=(start + timedelta(seconds=second)).isoformat())
-        assert UsageDay.objects.get().minutes == 10  # each message's share rounds down to 0 minutes
+        # Each message's share rounds down to 0 minutes, yet the ten minutes are all counted, each
+        # on the day of the message that ended it.
+        minutes = list(UsageDay.objects.values_list("minutes", flat=True))
+        assert len(minutes) == 2 and sum(minutes) == 10
 
     def test_a_night_of_messages_is_one_late_night(self, api, monkeypatch):
         monkeypatch.setattr(usage, "LATE_NIGHT_HOURS", range(24))
