@@ -9,7 +9,6 @@ from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
@@ -73,8 +72,9 @@ class EndUserForm(forms.ModelForm):
         data = super().clean()
         data["region"] = (data.get("region") or "").upper()
         birth_date = data.get("birth_date")
-        if birth_date and birth_date > timezone.localdate():
-            self.add_error("birth_date", "In the future.")
+        problem = services.birth_date_refused(birth_date)
+        if problem:
+            self.add_error("birth_date", problem.fields["birth_date"])
         # As in the API: the birth date wins over a declared group (the contacts are checked against it).
         data["age_group"] = services.derive_age_group(birth_date, data.get("age_group", ""), data["region"])
         return data

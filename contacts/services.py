@@ -124,6 +124,13 @@ def deletion_refused(contacts) -> RegistrationError | None:
     return None
 
 
+def birth_date_refused(birth_date) -> RegistrationError | None:
+    """A birth date in the future is refused, by the API and the admin alike."""
+    if birth_date and birth_date > timezone.localdate():
+        return RegistrationError("invalid", "The birth date is in the future.", {"birth_date": "In the future."})
+    return None
+
+
 def validate_contacts(age_group: str, contacts: list[ContactInput]) -> list[ContactInput]:
     bad = {}
     for index, contact in enumerate(contacts):
@@ -150,8 +157,9 @@ def register_end_user(product, external_id, *, birth_date=None, age_group="", lo
     """
     from .registration import settle  # registration builds on this module
 
-    if birth_date and birth_date > timezone.localdate():
-        raise RegistrationError("invalid", "The birth date is in the future.", {"birth_date": "In the future."})
+    problem = birth_date_refused(birth_date)
+    if problem:
+        raise problem
     group = derive_age_group(birth_date, age_group, region)
     contacts = validate_contacts(group, list(contacts))
     now = timezone.now()

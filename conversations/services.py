@@ -13,8 +13,8 @@ from django.utils import timezone
 from contacts import services as contacts
 from contacts.models import EndUser
 from escalation import audit, live
-from escalation.database import retry_when_locked
 from escalation import services as incidents
+from escalation.database import retry_when_locked
 from escalation.models import Incident
 
 from . import directives, usage
