@@ -10,6 +10,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from conversations.risk.reasons import reasons
+
 from . import oncall
 from .models import Incident, StaffProfile
 from .roles import role_of
@@ -114,5 +116,7 @@ def message_item(message) -> dict:
         "level": message.level,
         "category": message.category or None,
         "signals": (message.assessment.get("console") or {}).get("signals", []),
+        # The same in words for the operator (who decided, how sure the model was, which rule)
+        "reasons": reasons((message.assessment.get("console") or {}).get("signals", [])),
         "operator": message.operator.get_username() if message.operator_id else None,
     }

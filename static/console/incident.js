@@ -261,10 +261,25 @@ export class IncidentPane {
       meta.append(el("span", { className: `badge level-${message.level}`, text: label("levels", message.level) }));
     }
     if (message.category) meta.append(el("span", { className: "category", text: label("categories", message.category) }));
-    const signals = (message.signals || []).length
-      ? el("p", { className: "signals", text: `${t("signals")}: ${message.signals.join(", ")}` }) : null;
+    const why = (message.reasons || []).map((r) => this.reasonText(r)).filter(Boolean);
+    const signals = why.length
+      ? el("p", { className: "signals", title: (message.signals || []).join(", "),
+        text: `${t("why")}: ${why.join("; ")}` }) : null;
     return el("li", { className: `message role-${message.role}`, dataset: { id: message.id, role: message.role } },
       meta, el("p", { className: "text", text: message.text }), signals);
+  }
+
+  /** One reason (conversations/risk/reasons.py) in the operator's words; the raw signals stay in the title. */
+  reasonText(reason) {
+    const example = reason.example ? ` (${t("reason_example").replace("{example}", reason.example)})` : "";
+    switch (reason.kind) {
+      case "decided": return reason.by === "model" ? t("reason_by_model") : t("reason_by_rules");
+      case "model": return t("reason_model").replace("{level}", label("levels", reason.level))
+        .replace("{percent}", Math.round(reason.score * 100));
+      case "rule": return t("reason_rule").replace("{rule}", reason.rule) + example;
+      case "context": return t("reason_context").replace("{rule}", reason.rule) + example;
+      default: return "";
+    }
   }
 
   notificationText(contact) {
