@@ -295,7 +295,7 @@ REGION_RULES = {
 }
 # The learned risk model beside the rules (docs/risk.md): off by default until its false alarms
 # and its speed meet the targets; `manage.py assess_risk --model` measures it either way.
-RISK_MODEL = env_bool("RISK_MODEL", False)
+RISK_MODEL = env_bool("RISK_MODEL", True)
 REGISTRATION_VERIFY_HOURS = int(os.environ.get("REGISTRATION_VERIFY_HOURS", "72"))
 # SMS and voice through Twilio; without an account SID the built-in outbox records each SMS instead.
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from conversations.risk import LEVELS, Assessment, assess, level_rank, normalise
+from conversations.risk import LEVELS, Assessment, level_rank, normalise
+from conversations.risk.engine import assess_rules as assess  # the rule layer (the model has its own tests)
 from conversations.risk import engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -311,7 +312,7 @@ def test_history_as_a_function_assesses_exactly_like_history_as_a_list():
 def run_command(lines):
     stdin = io.StringIO("".join(lines))
     out, err = io.StringIO(), io.StringIO()
-    call_command("assess_risk", stdin=stdin, stdout=out, stderr=err)
+    call_command("assess_risk", "--rules-only", stdin=stdin, stdout=out, stderr=err)  # the rule layer
     rows = [json.loads(x) for x in out.getvalue().splitlines() if x.strip()]
     return rows, err.getvalue()
 
@@ -362,7 +363,7 @@ def test_command_through_manage_py():
                    for i, t in enumerate(["累死了", "我不想活了", "{bad"]))
     feed = feed.replace('{"id": 2, "text": "{bad"}', "{bad")
     run = subprocess.run(
-        [sys.executable, "manage.py", "assess_risk"], cwd=ROOT, input=feed,
+        [sys.executable, "manage.py", "assess_risk", "--rules-only"], cwd=ROOT, input=feed,
         capture_output=True, text=True, encoding="utf-8", timeout=120,
     )
     assert run.returncode == 0, run.stderr[-2000:]

@@ -38,7 +38,8 @@ def shingles(text):
     return {text[i:i + SHINGLE] for i in range(len(text) - SHINGLE + 1)}
 
 
-ROUND_2 = ROOT / "conversations" / "risk" / "corpus_round2"  # written for training, not yet in the model
+# A round written for training but not yet trained on is kept in corpus_round*/ until it is
+ROUNDS = sorted((ROOT / "conversations" / "risk").glob("corpus_round*"))
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def all_training_text(corpus):
-    return corpus + training.load_corpus(training.corpus_files(ROUND_2))
+    return corpus + training.load_corpus([path for folder in ROUNDS for path in training.corpus_files(folder)])
 
 
 def evaluation_texts():
@@ -94,7 +95,7 @@ def test_no_evaluation_text_nor_a_near_duplicate_is_in_the_training_data(all_tra
             if common / (len(mine) + len(their_shingles[number]) - common) >= NEAR:
                 leaks.append((item["text"], evaluation[number]))
                 break
-    assert not leaks, leaks[:10]
+    assert not leaks, leaks[:200]
 
 
 def test_the_model_file_was_trained_on_this_corpus(corpus):

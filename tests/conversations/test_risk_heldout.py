@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conversations.risk import assess, normalise
+from conversations.risk import normalise
+from conversations.risk.engine import assess_rules as assess  # the rule layer: these sets measured it
 from conversations.risk import engine
 
 CASES = Path(__file__).resolve().parent / "risk_cases"

@@ -1,5 +1,5 @@
 """The learned risk model beside the rules (issue 13): how it combines, how it is switched on, and
-its figures on this project's held-out sets 10 and 11 kept as a floor (they were measured once, at
+its figures on this project's held-out sets 10, 11, 14 and 15 kept as a floor (they were measured once, at
 first sight, and are never trained on: docs/risk.md)."""
 import io
 import json
@@ -37,12 +37,12 @@ def test_the_higher_level_wins_and_a_threat_is_violence():
         assert level_rank(assess(text, model=True).level) >= level_rank(assess_rules(text).level)
 
 
-def test_off_by_default_and_on_with_the_setting(settings):
+def test_on_by_default_and_off_with_the_setting(settings):
+    assert settings.RISK_MODEL is True  # the default (RISK_MODEL unset)
     text = "我站在天台上了"
+    assert assess(text).level == "explicit"
     settings.RISK_MODEL = False
     assert assess(text) == assess_rules(text)
-    settings.RISK_MODEL = True
-    assert assess(text).level == "explicit"
 
 
 @pytest.mark.django_db
@@ -72,6 +72,10 @@ def test_assess_risk_measures_either_pipeline():
     # little below, so that a change that loses crises fails here; false alarms are the known weakness.
     ("heldout_10.jsonl", {"explicit_recall": 0.95, "urgent_recall": 0.95, "false_alarm": 0.20}),
     ("heldout_11.jsonl", {"explicit_recall": 0.95, "urgent_recall": 0.93, "false_alarm": 0.15}),
+    # Round 3 (docs/risk.md): sets 14 and 15 at first sight of the installed model, 0.912 / 0.956 /
+    # 0.083 and 0.938 / 0.944 / 0.094.
+    ("heldout_14.jsonl", {"explicit_recall": 0.90, "urgent_recall": 0.93, "false_alarm": 0.12}),
+    ("heldout_15.jsonl", {"explicit_recall": 0.92, "urgent_recall": 0.92, "false_alarm": 0.12}),
 ])
 def test_held_out_floors_of_model_and_rules(name, floor):
     items = [json.loads(line) for line in (HELD_OUT / name).open(encoding="utf-8") if line.strip()]
@@ -123,3 +127,35 @@ class TestEvaluateRiskModel:
             call_command("evaluate_risk_model", str(path), "--install", stdout=io.StringIO(), stderr=err)
         assert exit_.value.code == 1 and "heldout_10.jsonl: explicit recall" in err.getvalue()
         assert not installed.exists()
+
+    @pytest.mark.django_db
+    def test_a_written_reason_installs_it_anyway_and_is_audited(self, files):
+        from escalation.models import AuditEntry
+
+        current, installed, tmp_path = files
+        path = self.candidate(tmp_path, current, explicit=0.999)
+        with pytest.raises(SystemExit):  # a reason alone, without --install, installs nothing
+            call_command("evaluate_risk_model", str(path), "--accept-loss", "because",
+                         stdout=io.StringIO(), stderr=io.StringIO())
+        assert not installed.exists()
+        out = io.StringIO()
+        call_command("evaluate_risk_model", str(path), "--install", "--accept-loss", "goodbyes were explicit",
+                     stdout=out, stderr=io.StringIO())
+        assert installed.read_bytes() == path.read_bytes()
+        assert "reason: goodbyes were explicit" in out.getvalue()
+        entry = AuditEntry.objects.get(action="risk_model.installed_despite_loss")
+        assert entry.data["reason"] == "goodbyes were explicit" and "heldout_10.jsonl" in entry.data["losses"][0]
+
+
+def test_the_operator_reads_reasons_in_words_not_rule_ids():
+    from conversations.risk.reasons import reasons
+
+    got = reasons(assess("我站在天台上了", model=True).signals)
+    assert got[0] == {"kind": "decided", "by": "model"}
+    assert got[1]["kind"] == "model" and got[1]["level"] == "explicit" and 0.5 <= got[1]["score"] <= 1
+    rule = reasons(["by:rules", "S_SELF", "INTENT", "suicide_intent", "model:explicit:0.97"])
+    assert [r["kind"] for r in rule] == ["decided", "rule", "model"]  # concept names are left out
+    assert rule[1]["rule"] == "suicide intent" and "kill myself" in rule[1]["example"]
+    context = reasons(["context:ctx_distress_then_goodbye", "model:none:0.9", "model:bogus"])
+    assert context[0] == {"kind": "context", "rule": "distress then goodbye", "example": ""}
+    assert reasons(None) == []

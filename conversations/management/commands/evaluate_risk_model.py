@@ -10,6 +10,13 @@ posts (evaluation only: nothing here trains on them). Each pipeline is the model
 as the app runs it with RISK_MODEL=1. A candidate that recalls fewer explicit messages on any file
 is refused (exit status 1): a missed crisis is the worst failure, and an average that hides one
 set's loss would hide exactly that.
+
+    manage.py evaluate_risk_model /tmp/candidate.json.gz --install --accept-loss "why"
+
+installs it anyway: a person decides, in writing, that what the candidate gains (say, a whole
+class of false alarms gone) is worth the crises it loses. The reason and the losses are printed and
+written to the audit log (when this machine has the app's database); docs/risk.md records each
+such decision.
 """
 from __future__ import annotations
 
@@ -47,6 +54,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("candidate", help="a model file written by train_risk_model --output")
         parser.add_argument("--install", action="store_true", help="install the candidate if it loses no explicit recall")
+        parser.add_argument("--accept-loss", metavar="REASON", default="",
+                            help="with --install: install even if it loses explicit recall, for this written reason")
 
     def handle(self, *args, **options):
         try:
@@ -67,9 +76,22 @@ class Command(BaseCommand):
             before, after = rows[0][1]["explicit_recall"], rows[1][1]["explicit_recall"]
             if before is not None and after is not None and after < before:
                 losses.append(f"{path.name}: explicit recall {before} -> {after}")
-        if losses:
+        reason = options["accept_loss"].strip()
+        if losses and not (reason and options["install"]):
             self.stderr.write("refused: the candidate loses explicit recall on " + "; ".join(losses))
             raise SystemExit(1)
         if options["install"]:
             shutil.copyfile(options["candidate"], MODEL_PATH)
             self.stdout.write(f"installed {candidate.version} as {MODEL_PATH}")
+            if losses:
+                from django.db import DatabaseError
+
+                from escalation import audit
+
+                self.stdout.write("despite losing explicit recall on " + "; ".join(losses) + f"; reason: {reason}")
+                try:  # models are often trained away from the deployment's database
+                    audit.record("risk_model.installed_despite_loss", actor_label="manage.py evaluate_risk_model",
+                                 version=candidate.version, replaced=current.version if current else None,
+                                 losses=losses, reason=reason)
+                except DatabaseError as error:
+                    self.stderr.write(f"not written to the audit log ({error}): record the reason in docs/risk.md")
