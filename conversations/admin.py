@@ -1,6 +1,5 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from escalation import feedback as risk_feedback
 from escalation.audit import AuditedAdmin
@@ -120,17 +119,11 @@ class RiskFeedbackAdmin(admin.ModelAdmin):
 
     def _review(self, request, queryset, state):
         counts = risk_feedback.do_review(request.user, queryset.values_list("pk", flat=True), state)
-        verb = _("confirmed") if state == "confirmed" else _("rejected")
-        self.message_user(request, ngettext("%(count)d label %(verb)s.", "%(count)d labels %(verb)s.",
-                                            counts["reviewed"]) % {"count": counts["reviewed"], "verb": verb},
-                          messages.SUCCESS)
+        done = _("Labels confirmed: %(count)d.") if state == "confirmed" else _("Labels rejected: %(count)d.")
+        self.message_user(request, done % {"count": counts["reviewed"]}, messages.SUCCESS)
         if counts["own"]:
-            self.message_user(request, ngettext(
-                "%(count)d label skipped: you proposed it, and another supervisor reviews it.",
-                "%(count)d labels skipped: you proposed them, and another supervisor reviews them.",
-                counts["own"]) % {"count": counts["own"]}, messages.WARNING)
+            self.message_user(request, _("Skipped, as you proposed them (another supervisor reviews them): "
+                                         "%(count)d.") % {"count": counts["own"]}, messages.WARNING)
         if counts["not_proposed"]:
-            self.message_user(request, ngettext(
-                "%(count)d label skipped: it was already reviewed.",
-                "%(count)d labels skipped: they were already reviewed.",
-                counts["not_proposed"]) % {"count": counts["not_proposed"]}, messages.WARNING)
+            self.message_user(request, _("Skipped, as already reviewed: %(count)d.") % {"count": counts["not_proposed"]},
+                              messages.WARNING)
