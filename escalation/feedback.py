@@ -140,7 +140,7 @@ def do_review(user, feedback_ids, state) -> dict:
         raise PermissionError("Only supervisors and admins review risk feedback.")
     if state not in REVIEW_STATES:
         raise ValueError(f"state must be one of {', '.join(REVIEW_STATES)}")
-    rows = list(RiskFeedback.objects.select_for_update().filter(pk__in=list(feedback_ids))
+    rows = list(RiskFeedback.objects.select_for_update(of=("self",)).filter(pk__in=list(feedback_ids))
                 .select_related("message__conversation", "incident").order_by("id"))
     counts = {"reviewed": 0, "own": 0, "not_proposed": 0}
     now = timezone.now()
