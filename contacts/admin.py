@@ -84,9 +84,10 @@ class EndUserForm(forms.ModelForm):
 class EndUserAdmin(AuditedAdmin, admin.ModelAdmin):
     form = EndUserForm
     list_display = ("external_id", "product", "age_group", "region", "locale", "registration", "legal_hold")
-    list_filter = ("age_group", "registration", "region", "product", "legal_hold")
+    list_filter = ("age_group", "registration", "region", "product", "legal_hold", "training_consent")
     search_fields = ("external_id",)
-    readonly_fields = ("registration", "registration_deadline")  # follow from the contacts (registration.settle)
+    # registration follows from the contacts (registration.settle); training consent is the product's to say (API)
+    readonly_fields = ("registration", "registration_deadline", "training_consent")
     inlines = [ContactInline]
 
     def save_related(self, request, form, formsets, change):

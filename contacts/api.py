@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conversations.auth import product_of
-from conversations.serializers import ErrorSerializer, StrictCharField, StrictRegexField
+from conversations.serializers import ErrorSerializer, StrictBooleanField, StrictCharField, StrictRegexField
 from escalation.database import retry_when_locked
 
 from . import registration, services
@@ -32,6 +32,10 @@ class UserInSerializer(serializers.Serializer):
     region = StrictRegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True, default="",
                                     help_text="ISO 3166 alpha-2 country code")
     contacts = ContactInSerializer(many=True, required=False, default=list, max_length=10)
+    training_consent = StrictBooleanField(
+        required=False, default=False,
+        help_text="The user's separate consent to their messages training the risk model (final Measures "
+                  "Art. 16). Omitted means false: PUT replaces the user, and consent is never assumed.")
 
     def validate_birth_date(self, value):
         from datetime import date
@@ -64,6 +68,8 @@ class UserOutSerializer(serializers.Serializer):
     registration = serializers.ChoiceField(["not_required", "pending_verification", "complete", "restricted"])
     dependence_level = serializers.ChoiceField(["none", "low", "medium", "high"],
                                                help_text="Emotional dependence on the AI over the last week.")
+    training_consent = serializers.BooleanField(
+        help_text="Whether the user consented to their messages training the risk model (as last PUT).")
     contacts = ContactOutSerializer(many=True)
 
 
@@ -78,6 +84,7 @@ def user_json(end_user: EndUser) -> dict:
         "region": end_user.region,
         "registration": end_user.registration,
         "dependence_level": end_user.dependence_level,
+        "training_consent": end_user.training_consent,
         "contacts": [
             {"name": c.name, "relationship": c.relationship, "kind": c.kind, "phone": services.mask_phone(c.phone),
              "priority": c.priority, "verified": c.verified_at is not None, "verification": verification[c.pk]}
@@ -105,6 +112,7 @@ class UserView(APIView):
                 birth_date=data.get("birth_date"), age_group=data.get("age_group", ""),
                 locale=data["locale"], region=data["region"], first_name=data["first_name"],
                 contacts=[services.ContactInput(**c) for c in data["contacts"]],
+                training_consent=data["training_consent"],
             ))
         except services.RegistrationError as problem:
             from conversations.services import ApiProblem

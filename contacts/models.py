@@ -38,6 +38,10 @@ class EndUser(models.Model):
     legal_hold = models.BooleanField(default=False, help_text="Kept past the retention period; erasure refused.")
     erased_at = models.DateTimeField(null=True, blank=True, help_text="Erased at the product's request: an "
                                      "anonymous record kept for counts only.")
+    # Final Measures Art. 16: the user's separate consent to train models on their messages, as the
+    # product says (users API). Without it nothing of theirs is exported as training data.
+    training_consent = models.BooleanField(default=False, help_text="Set by the product (users API): the user "
+                                           "consented separately to their messages training the risk model.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["product", "external_id"], name="end_user_unique_per_product")]

@@ -6,7 +6,7 @@
 Erasure keeps an anonymous record so reports still add up: the EndUser row stays with its age group
 and region only (its id replaced, `erased_at` set), its conversations keep their incidents (levels,
 times, outcomes) and hotline-referral counts under a random id; messages, contacts and their
-history, usage days, verification texts, webhook bodies and idempotency replays that carry the
+history, usage days, risk-feedback labels, verification texts, webhook bodies and idempotency replays that carry the
 user's data are deleted; notifications keep kind and status without phone or text; timeline events
 lose free text (reasons, notes, message ids). A legal hold on the user or one of their incidents
 refuses erasure (409 `legal_hold`).
@@ -27,10 +27,10 @@ from rest_framework.views import APIView
 
 from conversations import exact
 from conversations.auth import product_of
-from conversations.models import Conversation, IdempotentRequest, Message, UsageDay
+from conversations.models import Conversation, IdempotentRequest, Message, RiskFeedback, UsageDay
 from conversations.serializers import ErrorSerializer, IncidentDetailSerializer
 from conversations.services import ApiProblem, message_key_prefix
-from escalation import audit, live
+from escalation import audit, feedback, live
 from escalation import services as incidents_service
 from escalation.models import Incident, IncidentEvent, WebhookEvent
 from escalation.regions import region_rules
@@ -56,6 +56,7 @@ def export(end_user) -> dict:
             "birth_date": _iso(end_user.birth_date), "age_group": end_user.age_group or None,
             "locale": end_user.locale, "region": end_user.region, "registration": end_user.registration,
             "dependence_level": end_user.dependence_level, "created_at": _iso(end_user.created_at),
+            "training_consent": end_user.training_consent,
         },
         "contacts": [  # full numbers: the user's own data, to the product that registered it
             {"name": c.name, "relationship": c.relationship, "kind": c.kind, "phone": c.phone,
@@ -76,6 +77,13 @@ def export(end_user) -> dict:
             .exclude(kind="page").order_by("created_at", "id")
         ],
         "usage_days": usage_days(end_user),
+        "risk_feedback": [  # what operators said the risk engine got wrong about the user's messages
+            {"message": f.message.external_id, "conversation": f.message.conversation.external_id,
+             "verdict": f.verdict, "level": f.level, "category": f.category or None, "state": f.state,
+             "proposed_at": _iso(f.proposed_at), "reviewed_at": _iso(f.reviewed_at)}
+            for f in RiskFeedback.objects.filter(message__conversation__end_user=end_user)
+            .select_related("message__conversation").order_by("id")
+        ],
     }
 
 
@@ -123,6 +131,7 @@ def erase(product, external_id) -> dict:
     incidents.update(reason="")
 
     counts = {"conversations": len(conversations), "incidents": incidents.count()}
+    counts["risk_feedback"] = feedback.erase_for(end_user)  # labels on the user's messages, before the messages
     counts["messages"] = Message.objects.filter(conversation__in=conversations).delete()[1].get("conversations.Message", 0)
     for conversation in conversations:
         quoted = json.dumps(conversation.external_id, ensure_ascii=False)
@@ -144,6 +153,7 @@ def erase(product, external_id) -> dict:
     end_user.usage_started_at = end_user.usage_last_at = None
     end_user.usage_breaks_suggested = end_user.usage_ai_notices = 0
     end_user.dependence_level, end_user.dependence_reminded_on = "none", None
+    end_user.training_consent = False
     end_user.erased_at = end_user.updated_at = now
     end_user.save()
     audit.record("user.erased", actor_label=f"product:{product.name}", product=product, obj=end_user, **counts)
@@ -162,6 +172,7 @@ class ExportUserSerializer(serializers.Serializer):
     registration = serializers.CharField()
     dependence_level = serializers.CharField()
     created_at = serializers.DateTimeField()
+    training_consent = serializers.BooleanField()
 
 
 class ExportContactSerializer(serializers.Serializer):
@@ -204,6 +215,17 @@ class ExportUsageDaySerializer(serializers.Serializer):
     messages = serializers.IntegerField()
 
 
+class ExportRiskFeedbackSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    conversation = serializers.CharField()
+    verdict = serializers.ChoiceField(["not_risk", "missed_risk"])
+    level = serializers.ChoiceField(["explicit", "high_risk", "distress", "none"])
+    category = serializers.CharField(allow_null=True)
+    state = serializers.ChoiceField(["proposed", "confirmed", "rejected"])
+    proposed_at = serializers.DateTimeField()
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+
+
 class UserExportSerializer(serializers.Serializer):
     exported_at = serializers.DateTimeField()
     user = ExportUserSerializer()
@@ -212,6 +234,8 @@ class UserExportSerializer(serializers.Serializer):
     incidents = IncidentDetailSerializer(many=True)
     notifications = ExportNotificationSerializer(many=True)
     usage_days = ExportUsageDaySerializer(many=True)
+    risk_feedback = ExportRiskFeedbackSerializer(many=True, help_text="Labels operators gave the user's messages "
+                                                 "(the risk engine's feedback loop, docs/risk.md).")
 
 
 class UserExportView(APIView):

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from escalation import audit
 from escalation.regions import region_rules
 
 from .models import Contact, EndUser
@@ -149,7 +150,7 @@ def validate_contacts(age_group: str, contacts: list[ContactInput]) -> list[Cont
 
 @transaction.atomic
 def register_end_user(product, external_id, *, birth_date=None, age_group="", locale="", region="", first_name="",
-                      contacts=()):
+                      contacts=(), training_consent=False):
     """Create or replace an end user and their contacts (PUT semantics). Raises RegistrationError.
 
     Contacts are matched by phone: an unchanged number keeps its verification; a new number of a
@@ -166,6 +167,10 @@ def register_end_user(product, external_id, *, birth_date=None, age_group="", lo
     end_user, _ = EndUser.objects.select_for_update().get_or_create(product=product, external_id=external_id)
     end_user.birth_date, end_user.age_group, end_user.first_name = birth_date, group, first_name
     end_user.locale, end_user.region, end_user.updated_at = locale, region.upper(), now
+    if end_user.training_consent != training_consent:  # given or withdrawn: who said so, and when
+        end_user.training_consent = training_consent
+        audit.record("user.training_consent", actor_label=f"product:{product.name}", product=product, obj=end_user,
+                     consent=training_consent)
 
     existing = {c.phone: c for c in end_user.contacts.all()}
     for given in contacts:

@@ -189,3 +189,44 @@ class UsageDay(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["end_user", "day"], name="usage_day_unique")]
+
+
+class RiskFeedback(models.Model):
+    """What an operator says the engine got wrong about one user message, and a supervisor's review.
+
+    Written by escalation.feedback only (its `do_*` functions: one transaction each, audited). A
+    confirmed label becomes training data (`manage.py export_risk_feedback`) only while the user has
+    `training_consent` and is not erased (final Measures Art. 16); erasing the user deletes the row.
+    """
+
+    VERDICTS = [("not_risk", "not a risk"), ("missed_risk", "missed risk")]
+    SOURCES = [("operator", "operator"), ("false_alarm", "false-alarm resolution")]
+    STATES = [("proposed", "proposed"), ("confirmed", "confirmed"), ("rejected", "rejected")]
+    STANDING = ("proposed", "confirmed")  # at most one of these per message
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="risk_feedback")
+    # The incident the label was given on (plain context: the label is about the message).
+    incident = models.ForeignKey("escalation.Incident", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="risk_feedback")
+    verdict = models.CharField(max_length=16, choices=VERDICTS)
+    # The label proposed: `none` (and no category) for not a risk, the operator's pick for a missed risk.
+    level = models.CharField(max_length=16, choices=LEVEL_CHOICES)
+    category = models.CharField(max_length=16, choices=CATEGORY_CHOICES, blank=True)
+    source = models.CharField(max_length=16, choices=SOURCES, default="operator")
+    proposed_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=STATES, default="proposed")
+    reviewed_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "risk feedback"
+        verbose_name_plural = "risk feedback"
+        constraints = [
+            models.UniqueConstraint(fields=["message"], condition=models.Q(state__in=("proposed", "confirmed")),
+                                    name="risk_feedback_one_standing_per_message"),
+        ]
+        indexes = [models.Index(fields=["state", "id"], name="risk_feedback_state")]
+
+    def __str__(self):
+        return f"{self.verdict} {self.level} ({self.state})"

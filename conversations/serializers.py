@@ -29,6 +29,18 @@ class StrictRegexField(StrictCharField, serializers.RegexField):
     pass
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: DRF's own field also takes "yes", "1", 0 and the like, and a consent
+    (contacts.api, `training_consent`) must not be read from a string the product did not mean as one."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 def plausible_sent_at(value):
     if value and value > timezone.now() + FUTURE_TOLERANCE:
         raise serializers.ValidationError("Must not be in the future.")

@@ -8,7 +8,7 @@ from contacts.services import contacts_in_priority, mask_phone
 from conversations.directives import hotlines
 from conversations.models import Message, ReplyTemplate
 
-from . import audit, live
+from . import audit, feedback, live
 from .api_errors import error_response
 from .params import whole_number
 from .takeover import OUTCOMES
@@ -22,6 +22,8 @@ def queue(request):
     is_supervisor = live.sees_everything(request.user)
     return render(request, "console/queue.html", {
         "outcomes": OUTCOMES,
+        "feedback_levels": list(feedback.MISSED_LEVELS),
+        "feedback_categories": list(feedback.CATEGORIES),
         "is_supervisor": is_supervisor,
         # An operator with no product sees an empty queue forever: the page says why, not "Nothing waiting".
         "no_products": not is_supervisor and not live.visible_product_ids(request.user),
@@ -61,7 +63,8 @@ def incident_detail(request, incident_id):
         "hotlines": hotlines(end_user.region, end_user.locale),
         "user": {"id": end_user.external_id, "age_group": end_user.age_group or None,
                  "region": end_user.region or None, "locale": end_user.locale or None,
-                 "dependence_level": end_user.dependence_level, "registration": end_user.registration},
+                 "dependence_level": end_user.dependence_level, "registration": end_user.registration,
+                 "training_consent": end_user.training_consent},
     }, json_dumps_params={"ensure_ascii": False})
 
 
@@ -73,7 +76,10 @@ def transcript(incident, before=None) -> dict:
     rows = list(queryset.order_by("-id")[: TRANSCRIPT_PAGE + 1])
     more = len(rows) > TRANSCRIPT_PAGE
     rows = list(reversed(rows[:TRANSCRIPT_PAGE]))
-    return {"messages": [live.message_item(m) for m in rows], "before": str(rows[0].id) if more else None}
+    labels = feedback.standing_feedback([m.pk for m in rows])  # the risk labels proposed or confirmed
+    messages = [{**live.message_item(m), "feedback": feedback.feedback_item(labels[m.pk]) if m.pk in labels else None}
+                for m in rows]
+    return {"messages": messages, "before": str(rows[0].id) if more else None}
 
 
 def preset_replies(locale) -> list[dict]:

@@ -3,7 +3,7 @@
 A websocket is authenticated once, at the handshake; its session and its user's rights can end
 while it stays open. So the console's consumer (escalation.consumers) asks `current_user` again:
 
-- before every action (claim, message, notify, hand back, resolve);
+- before every action (claim, message, notify, hand back, resolve, risk labels);
 - when told to: the signals below send, once the change commits, `console.recheck` to the group
   of every socket of the user concerned (`user_group`), or `console.revoke` to the sockets of a
   session that ended (`session_group`): logout, a session deleted, the user saved, deactivated or

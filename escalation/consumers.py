@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import live, oncall, takeover
+from . import feedback, live, oncall, takeover
 from .console_rights import current_user, session_group, user_group
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,12 @@ ACTIONS = {
                               ("incident", "note?")),
     "incident.resolve": (lambda user, f: takeover.resolve(user, f["incident"], f["outcome"], f.get("note") or ""),
                          ("incident", "outcome", "note?")),
+    # The risk engine's feedback loop (escalation.feedback): a label proposed on one user message.
+    "message.mark_not_risk": (lambda user, f: feedback.do_mark_not_risk(user, f["incident"], f["message"]),
+                              ("incident", "message")),
+    "message.mark_missed_risk": (lambda user, f: feedback.do_mark_missed_risk(user, f["incident"], f["message"],
+                                                                              f["level"], f["category"]),
+                                 ("incident", "message", "level", "category")),
 }
 
 

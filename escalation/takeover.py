@@ -128,6 +128,10 @@ def resolve(user, incident_id, outcome, note="") -> Incident:
     incident.conversation.mode = "ai"
     record_event(incident, "resolved", actor=user, outcome=outcome, note=note)
     audit.record("incident.resolved", actor=user, obj=incident, outcome=outcome)
+    if outcome == "false_alarm":  # the flagged messages were not a risk: proposed as labels (escalation.feedback)
+        from .feedback import do_propose_false_alarm
+
+        do_propose_false_alarm(user, incident)
     _webhook(incident, "incident.resolved", outcome=outcome)
     live.incident_changed(incident)
     return incident

@@ -183,6 +183,12 @@ _LEET_HINT_RE = re.compile(r"[a-z][0-9" + _LEET_CHARS + r"]*[" + _LEET_CHARS + r
 _SPACED_HINT_RE = re.compile(r"(?<![a-z0-9])[a-z][ .\-_*][a-z][ .\-_*][a-z]")
 
 
+def has_traditional(text: str) -> bool:
+    """Whether the text has a traditional Chinese character (one the table rewrites; standard
+    simplified characters never are). For labelling a message's language (the feedback export)."""
+    return not text.isascii() and any(ord(ch) in _T2S for ch in text)
+
+
 def _strip_format(text: str) -> str:
     return text.translate(_CHAR_TABLE) if not text.isascii() else text
 

@@ -109,6 +109,9 @@ function handle(frame) {
     case "notification.updated":
       pane.onNotification(frame);
       break;
+    case "feedback.updated":
+      pane.onFeedback(frame);
+      break;
     case "error":
       if (pane.id && (frame.incident === pane.id || !frame.incident)) pane.onError(frame);
       else showGlobalError(label("errors", frame.code) !== frame.code ? label("errors", frame.code) : frame.message);
@@ -195,6 +198,8 @@ const pane = new IncidentPane({
   me,
   supervisor: pageData("console-supervisor", false),
   outcomes: pageData("console-outcomes", []),
+  feedbackLevels: pageData("console-feedback-levels", []),
+  feedbackCategories: pageData("console-feedback-categories", []),
   onChange: () => {
     if (pane.id) flagged.delete(pane.id);
     renderQueue();

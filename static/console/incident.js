@@ -1,5 +1,6 @@
 // The incident pane: transcript (live, with "load earlier"), contacts, timeline, presets,
-// hotlines, and the operator's actions (take over, reply, hand back, resolve).
+// hotlines, and the operator's actions (take over, reply, hand back, resolve, and labels on user
+// messages for the risk engine's feedback loop: "Not a risk", "Missed risk").
 // Everything from the server is put in the page as text (textContent), never as HTML.
 import { clock, el, fill, label, t } from "./util.js";
 
@@ -13,10 +14,12 @@ export class IncidentPane {
    * @param {string} options.me            the signed-in username
    * @param {boolean} options.supervisor   supervisors may resolve what others hold
    * @param {string[]} options.outcomes    resolve outcomes, as the server accepts them
+   * @param {string[]} options.feedbackLevels      levels a "Missed risk" label may have
+   * @param {string[]} options.feedbackCategories  categories a "Missed risk" label may have
    * @param {() => void} options.onChange  called when the open incident changes (queue highlight)
    */
-  constructor({ send, me, supervisor, outcomes, onChange }) {
-    Object.assign(this, { send, me, supervisor, onChange });
+  constructor({ send, me, supervisor, outcomes, feedbackLevels = [], feedbackCategories = [], onChange }) {
+    Object.assign(this, { send, me, supervisor, onChange, feedbackLevels, feedbackCategories });
     this.id = null;
     this.item = null; // the incident as a queue item
     this.user = null; // the end user, from the detail
@@ -151,6 +154,18 @@ export class IncidentPane {
     this.scheduleRefresh();
   }
 
+  /** A label was proposed, confirmed or rejected for a message of the open incident. */
+  onFeedback(frame) {
+    if (frame.incident !== this.id) return;
+    const message = this.messages.find((m) => m.id === frame.message);
+    if (message) {
+      message.feedback = frame.feedback && frame.feedback.state !== "rejected" ? frame.feedback : null;
+      const node = [...$("transcript").children].find((li) => li.dataset.id === frame.message);
+      if (node) node.replaceWith(this.messageNode(message));
+    }
+    this.scheduleRefresh();
+  }
+
   /** The emergency-contact chain moved on: show the step's status on its contact's row. */
   onNotification(frame) {
     if (frame.incident !== this.id || !frame.notification) return;
@@ -207,6 +222,7 @@ export class IncidentPane {
       ["locale", user.locale || "—"],
       ["dependence_level", label("dependence", user.dependence_level)],
       ["registration", user.registration || "—"],
+      ["training_consent", user.training_consent === undefined ? "—" : t(user.training_consent ? "yes" : "no")],
     ];
     fill($("inc-facts"), ...facts.flatMap(([key, value]) => [
       el("dt", { text: label("facts", key) }), el("dd", { text: value, dataset: { fact: key } }),
@@ -266,7 +282,47 @@ export class IncidentPane {
       ? el("p", { className: "signals", title: (message.signals || []).join(", "),
         text: `${t("why")}: ${why.join("; ")}` }) : null;
     return el("li", { className: `message role-${message.role}`, dataset: { id: message.id, role: message.role } },
-      meta, el("p", { className: "text", text: message.text }), signals);
+      meta, el("p", { className: "text", text: message.text }), signals,
+      message.role === "user" ? this.feedbackNode(message) : null);
+  }
+
+  /**
+   * The risk label of a user message and the actions that propose one (escalation.feedback):
+   * "Not a risk" on a flagged message, "Missed risk" (a level and a category) on any. A label a
+   * supervisor confirmed stands; a proposal may be replaced.
+   */
+  feedbackNode(message) {
+    const box = el("div", { className: "feedback" });
+    const given = message.feedback;
+    if (given) {
+      const what = given.verdict === "not_risk" ? t("not_a_risk")
+        : `${t("missed_risk")}: ${label("levels", given.level)} (${label("categories", given.category)})`;
+      box.append(el("span", { className: `label state-${given.state}`, dataset: { state: given.state, verdict: given.verdict },
+        text: `${what} · ${label("feedback_states", given.state)}${given.by ? ` · ${given.by}` : ""}` }));
+      if (given.state === "confirmed") return box;
+    }
+    if (message.level && message.level !== "none" && !(given && given.verdict === "not_risk")) {
+      const button = el("button", { type: "button", className: "mark-not-risk", text: t("not_a_risk") });
+      button.addEventListener("click", () => this.act({ type: "message.mark_not_risk", message: message.id }));
+      box.append(button);
+    }
+    const form = el("form", { className: "missed-risk", hidden: true });
+    const level = el("select", { name: "level", title: t("level") },
+      ...this.feedbackLevels.map((code) => el("option", { value: code, text: label("levels", code) })));
+    const category = el("select", { name: "category", title: t("category") },
+      ...this.feedbackCategories.map((code) => el("option", { value: code, text: label("categories", code) })));
+    form.append(el("label", {}, `${t("level")} `, level), " ", el("label", {}, `${t("category")} `, category), " ",
+      el("button", { type: "submit", className: "primary", text: t("propose") }));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (this.act({ type: "message.mark_missed_risk", message: message.id, level: level.value, category: category.value })) {
+        form.hidden = true;
+      }
+    });
+    const open = el("button", { type: "button", className: "mark-missed-risk", text: `${t("missed_risk")}…` });
+    open.addEventListener("click", () => { form.hidden = !form.hidden; });
+    box.append(open, form);
+    return box;
   }
 
   /** One reason (conversations/risk/reasons.py) in the operator's words; the raw signals stay in the title. */

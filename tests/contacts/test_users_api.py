@@ -118,3 +118,32 @@ class TestRegistrationRules:
 ])
 def test_mask_phone(phone, masked):
     assert mask_phone(phone) == masked
+
+
+@pytest.mark.django_db
+class TestTrainingConsent:
+    """Final Measures Art. 16: the user's separate consent to training, as the product says it."""
+
+    def test_round_trip_default_false_and_audited_when_it_changes(self, api):
+        from escalation.models import AuditEntry
+
+        assert put_user(api, "u-1", region="US").json()["training_consent"] is False
+        assert not AuditEntry.objects.filter(action="user.training_consent").exists()
+        response = put_user(api, "u-1", region="US", training_consent=True)
+        assert response.status_code == 200 and response.json()["training_consent"] is True
+        assert api.get("/api/v1/users/u-1").json()["training_consent"] is True
+        assert EndUser.objects.get(external_id="u-1").training_consent is True
+        put_user(api, "u-1", region="US", training_consent=True)  # unchanged: no new entry
+        put_user(api, "u-1", region="US")  # PUT replaces: omitted is withdrawn, never assumed
+        assert api.get("/api/v1/users/u-1").json()["training_consent"] is False
+        entries = AuditEntry.objects.filter(action="user.training_consent").order_by("id")
+        assert [e.data["consent"] for e in entries] == [True, False]
+        assert entries[0].actor_label == "product:companion-a" and entries[0].end_user_id is not None
+
+    @pytest.mark.parametrize("value", ["yes", "true", 1, 0, None, [], {}])
+    def test_anything_but_true_or_false_is_refused(self, api, value):
+        response = put_user(api, "u-1", training_consent=value)
+        assert response.status_code == 422, value
+        assert response.json()["error"]["code"] == "invalid"
+        assert "training_consent" in response.json()["error"]["fields"]
+        assert not EndUser.objects.exists()

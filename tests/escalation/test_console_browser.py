@@ -508,3 +508,51 @@ class ConsoleInTheBrowser(ChannelsLiveServerTestCase):
         expect(operator.locator("#transcript")).to_contain_text("thank you for coming")  # live in the console
         assert not Message.objects.filter(role="assistant", text__startswith="I hear you").exclude(
             sent_at__lt=Incident.objects.get(product=self.product).opened_at).exists(), "the AI held back"
+
+    def shot(self, page, name):
+        """A screenshot for the docs; nothing in the suite (a subclass saves them)."""
+
+    def test_12_risk_labels_on_the_transcript_and_a_false_alarm(self):
+        """The feedback loop (issue 13, point 5): "Not a risk" on a flagged message, "Missed risk" with
+        a level and category on a plain one, both shown live; resolving as a false alarm proposes "not
+        a risk" for the rest of the incident's flagged messages."""
+        from conversations.models import RiskFeedback
+
+        self.say("c-1", "m-1", "this exam is going to be the death of me lol", level="high_risk")
+        self.say("c-1", "m-2", "anyway I've given my guitar and my cat away, won't need them after friday")
+        self.say("c-1", "m-3", "I could murder a pizza right now", level="high_risk")
+        olive = operator_of(self.product)
+        page, boss = self.console(olive), self.console(supervisor())
+        self.open_incident(page, "c-1")
+        self.open_incident(boss, "c-1")
+        first, second = (page.locator("#transcript li.message").nth(i) for i in (0, 1))
+        expect(second.get_by_role("button", name="Not a risk")).to_have_count(0)  # not flagged: nothing to take back
+        self.shot(page, "1-transcript-with-label-actions")
+
+        first.get_by_role("button", name="Not a risk").click()
+        expect(first.locator(".feedback .label")).to_have_text("Not a risk · proposed · olive")
+        boss_first = boss.locator("#transcript li.message").nth(0)
+        expect(boss_first.locator(".feedback .label")).to_have_text("Not a risk · proposed · olive")  # live
+
+        second.get_by_role("button", name="Missed risk…").click()
+        second.locator("select[name=level]").select_option("explicit")
+        second.locator("select[name=category]").select_option("suicide")
+        self.shot(page, "2-missed-risk-form")
+        second.get_by_role("button", name="Propose").click()
+        expect(second.locator(".feedback .label")).to_have_text("Missed risk: explicit (suicide) · proposed · olive")
+        expect(page.locator("#timeline li[data-kind=feedback_proposed]")).to_have_count(2)
+        self.shot(page, "3-labels-proposed")
+
+        page.get_by_role("button", name="Take over").click()
+        expect(page.locator("#resolve")).to_be_enabled()
+        page.locator("#outcome").select_option("false_alarm")
+        page.locator("#resolve").click()
+        third = page.locator("#transcript li.message").nth(2)
+        expect(third.locator(".feedback .label")).to_have_text("Not a risk · proposed · olive")
+        expect(page.locator("#timeline li[data-kind=feedback_proposed]")).to_have_count(3)
+        labels = {f.message.external_id: (f.verdict, f.level, f.category, f.source)
+                  for f in RiskFeedback.objects.select_related("message")}
+        assert labels == {"m-1": ("not_risk", "none", "", "operator"),
+                          "m-2": ("missed_risk", "explicit", "suicide", "operator"),
+                          "m-3": ("not_risk", "none", "", "false_alarm")}
+        self.shot(page, "4-after-false-alarm")

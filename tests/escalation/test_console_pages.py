@@ -116,7 +116,8 @@ class TestIncidentDetail:
         assert body["contacts"][0]["phone"] == "+86138****8000"
         assert PHONE not in json.dumps(body)
         assert body["user"] == {"id": "u-1", "age_group": "minor", "region": "CN", "locale": "zh-CN",
-                                "dependence_level": "none", "registration": body["user"]["registration"]}
+                                "dependence_level": "none", "registration": body["user"]["registration"],
+                                "training_consent": False}
         client.logout()
         logged_in(client, supervisor())
         assert client.get(f"/console/incidents/{incident.pk}/").json()["contacts"][0]["phone"] == PHONE

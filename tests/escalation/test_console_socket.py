@@ -260,3 +260,39 @@ def test_return_to_ai_notify_and_a_reconnect_snapshot(api, product, settings):
         await again.disconnect()
 
     run(scenario)
+
+
+def test_risk_labels_over_the_socket_for_those_who_may_see_the_incident_only(api, product):
+    """The feedback loop's actions (escalation.feedback): the label comes back to every console of
+    the product as `feedback.updated`; an operator of another product gets `not_found` and hears nothing."""
+    from conversations.models import RiskFeedback
+
+    incident = flagged(api, level="high_risk", text="this traffic is killing me")
+    pk = str(incident.pk)
+    olive = session_cookie(operator_of(product))
+    stranger = session_cookie(operator_of(Product.objects.create(name="elsewhere"), "stranger"))
+
+    async def scenario():
+        mine, theirs = socket(olive), socket(stranger)
+        for communicator in (mine, theirs):
+            assert (await communicator.connect(timeout=TIMEOUT))[0]
+            await communicator.receive_json_from(timeout=TIMEOUT)  # snapshot
+        await theirs.send_json_to({"type": "message.mark_not_risk", "incident": pk, "message": "m-1"})
+        assert (await receive_until(theirs, "error"))["code"] == "not_found"
+        await mine.send_json_to({"type": "message.mark_missed_risk", "incident": pk, "message": "m-1", "level": 3,
+                                 "category": "suicide"})
+        assert (await receive_until(mine, "error"))["code"] == "invalid_frame"
+        await mine.send_json_to({"type": "message.mark_not_risk", "incident": pk, "message": "m-1"})
+        updated = await receive_until(mine, "feedback.updated")
+        assert updated["incident"] == pk and updated["message"] == "m-1"
+        assert updated["feedback"]["verdict"] == "not_risk" and updated["feedback"]["by"] == "olive"
+        await mine.send_json_to({"type": "message.mark_missed_risk", "incident": pk, "message": "m-1",
+                                 "level": "explicit", "category": "suicide"})
+        updated = await receive_until(mine, "feedback.updated")
+        assert (updated["feedback"]["level"], updated["feedback"]["state"]) == ("explicit", "proposed")
+        assert await theirs.receive_nothing(timeout=0.3), "another product's operator hears nothing"
+        for communicator in (mine, theirs):
+            await communicator.disconnect()
+
+    run(scenario)
+    assert RiskFeedback.objects.get().proposed_by.username == "olive"
