@@ -48,7 +48,7 @@ def labelled(api, product):
     risk"; both confirmed by a supervisor."""
     consent(api)
     incident = flagged(api, text="I'm dying to see the new film tonight", message_id="m-1", level="high_risk")
-    say(api, "I've written the letters and put the pills by the bed", "m-2")
+    say(api, "the letters are on my desk for whoever finds them", "m-2")
     olive, sue = operator_of(product), supervisor()
     do_mark_not_risk(olive, incident.pk, "m-1")
     do_mark_missed_risk(olive, incident.pk, "m-2", "explicit", "suicide")
@@ -70,8 +70,8 @@ class TestMarking:
         assert "killing" not in json.dumps(entry.data)  # no message text in the trail
 
     def test_any_user_message_can_be_a_missed_risk_with_the_level_and_category_picked(self, api, product):
-        incident = flagged(api, level="high_risk", text="so tired of everything")
-        plain = say(api, "I gave my cat to my sister, she'll look after her from now on", "m-2")
+        incident = flagged(api, level="high_risk", text="long day")
+        plain = say(api, "it's whatever at this point", "m-2")
         assert plain.level == "none"
         olive = operator_of(product)
         label = do_mark_missed_risk(olive, incident.pk, "m-2", "high_risk", "suicide")
@@ -225,7 +225,7 @@ class TestExport:
         assert lines == [
             {"text": "I'm dying to see the new film tonight", "level": "none", "category": None, "lang": "en",
              "kind": "feedback", "speaker": "adult"},
-            {"text": "I've written the letters and put the pills by the bed", "level": "explicit",
+            {"text": "the letters are on my desk for whoever finds them", "level": "explicit",
              "category": "suicide", "lang": "en", "kind": "feedback", "speaker": "adult"},
         ]
         path = tmp_path / "feedback.jsonl"
@@ -283,7 +283,7 @@ class TestExport:
         consent(api, age_group="elder", contacts=[{"name": "Li", "kind": "emergency", "phone": "+8613800138000"}])
         incident = flagged(api, level="high_risk", text="我今晚就不想活了")
         say(api, "今晚真的很難過", "m-2")
-        say(api, "好累 so done with everything", "m-3")
+        say(api, "好累 today 加班到十点", "m-3")
         olive = operator_of(product)
         do_mark_not_risk(olive, incident.pk, "m-1")
         for message_id in ("m-2", "m-3"):
