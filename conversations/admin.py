@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from escalation.audit import AuditedAdmin
 
-from .models import ApiKey, Conversation, Hotline, Message, Product, ReplyTemplate
+from .models import ApiKey, Conversation, Hotline, Message, Product, ReplyTemplate, RiskReview
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -50,3 +50,22 @@ class ReplyTemplateAdmin(AuditedAdmin, admin.ModelAdmin):
 class HotlineAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("region", "locale", "name", "phone", "hours", "priority", "active")
     list_filter = ("region", "active")
+
+
+@admin.register(RiskReview)
+class RiskReviewAdmin(AuditedAdmin, admin.ModelAdmin):
+    """The second stage's reviews (RISK_BACKENDS): what each backend said, errors, give-ups. Read-only;
+    no message text here (the message's own page has it)."""
+
+    list_display = ("message_id", "status", "raised_to", "attempts", "errors", "created_at", "finished_at")
+    list_filter = ("status", "raised_to")
+    search_fields = ("message__external_id", "message__conversation__external_id")
+    fields = ("message", "status", "raised_to", "attempts", "results", "errors", "created_at", "next_attempt_at",
+              "queued_at", "locked_until", "finished_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
