@@ -418,13 +418,14 @@ def assess_lines(*lines, **options):
 
 def test_assess_risk_includes_the_backends_only_when_asked(chat):
     chat.label(EUPHEMISM, "explicit", "suicide")
-    lines = [{"id": 1, "text": EUPHEMISM}, {"id": 2, "text": PASSIVE}, {"id": 3, "text": "hello"}]
+    lines = [{"id": 1, "text": EUPHEMISM}, {"id": 2, "text": PASSIVE}, {"id": 3, "text": "hello"},
+             {"id": 4, "text": EXPLICIT}]
     without, _ = assess_lines(*lines, rules_only=True)
-    assert [r["level"] for r in without] == ["none", "high_risk", "none"] and not chat.requests
+    assert [r["level"] for r in without] == ["none", "high_risk", "none", "explicit"] and not chat.requests
     rows, _ = assess_lines(*lines, rules_only=True, backends=True, signals=True)
-    assert [(r["id"], r["level"]) for r in rows] == [(1, "explicit"), (2, "high_risk"), (3, "none")]
+    assert [(r["id"], r["level"]) for r in rows] == [(1, "explicit"), (2, "high_risk"), (3, "none"), (4, "explicit")]
     assert rows[0]["category"] == "suicide" and "stage2:standin:explicit" in rows[0]["signals"]
-    assert len(chat.requests) == 2, "explicit lines are not asked (nothing can raise them); the rest are"
+    assert sorted(r.text for r in chat.requests) == sorted([EUPHEMISM, PASSIVE, "hello"]), "explicit lines are not asked (nothing can raise them); the rest are"
 
 
 def test_assess_risk_with_a_failing_backend_keeps_the_synchronous_level(chat):
