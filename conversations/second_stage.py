@@ -161,22 +161,42 @@ def run(review_id) -> int:
     configured = backends.configured()
     if not configured:
         return 0
+    if not _due(timezone.now()).filter(pk=review_id).exists():
+        # Reviewed already (an earlier task's batch took it), not due yet, or held by another worker.
+        # A read: on SQLite a claim that finds nothing would still wait for the one write lock.
+        return 0
     token, lease, reviews = claim(review_id, configured)
     if not reviews:
-        return 0  # reviewed already, not due yet, or another worker holds it
+        return 0
     answers = ask(configured, reviews)
     names = [b.name for b in configured]
-    for review in reviews:
-        try:
-            retry_when_locked(lambda: finish(review, answers[review.pk], names, token, lease))
-        except Exception as error:  # noqa: BLE001  (one review's trouble must not cost the others theirs)
-            # The lease runs out and the sweep queues it again. The class only: no text in logs.
-            log.error("risk review %s: not recorded (%s); the sweep will retry", review.pk, type(error).__name__)
+    plans = [(review, *plan(review, answers[review.pk], names)) for review in reviews]
+    # Raises first, each in its own transaction: they are what someone is waiting for.
+    for review, update, top in plans:
+        if top is not None and level_rank(top[1].level) > level_rank(review.message.level):
+            _guarded(review, lambda: _record(review, update, top, token, lease))
+    # The rest (nothing to raise) in one transaction: one turn of SQLite's write lock, not one each.
+    rest = [(review, update) for review, update, top in plans
+            if top is None or level_rank(top[1].level) <= level_rank(review.message.level)]
+    if rest:
+        def record_rest():
+            with transaction.atomic():
+                for review, update in rest:
+                    RiskReview.objects.filter(pk=review.pk, claim=token, locked_until=lease).update(**update)
+        _guarded(rest[0][0], record_rest)
     return len(reviews)
 
 
-def finish(review, answers, names, token, lease):
-    """Record one review's answers and, in the same transaction, raise the message if they say so."""
+def _guarded(review, work):
+    try:
+        retry_when_locked(work)
+    except Exception as error:  # noqa: BLE001  (one review's trouble must not cost the others theirs)
+        # The lease runs out and the sweep queues it again. The class only: no text in logs.
+        log.error("risk review %s: not recorded (%s); the sweep will retry", review.pk, type(error).__name__)
+
+
+def plan(review, answers, names):
+    """(the review's update, the highest (backend, Verdict) so far or None) after this attempt's answers."""
     results, errors = dict(review.results), dict(review.errors)
     for name, answer in answers.items():
         if isinstance(answer, Verdict):
@@ -194,14 +214,23 @@ def finish(review, answers, names, token, lease):
                     review.pk, review.attempts, ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())))
     else:
         update.update(next_attempt_at=now + backoff(review.attempts), queued_at=None)  # the sweep queues it
-    top = highest(results)
+    return update, highest(results)
+
+
+def finish(review, answers, names, token, lease):
+    """Record one review's answers and, in the same transaction, raise the message if they say so."""
+    update, top = plan(review, answers, names)
+    return _record(review, update, top, token, lease)
+
+
+def _record(review, update, top, token, lease):
     with transaction.atomic():
         # Only while our lease holds: if it ran out and another worker took over, its result stands.
         if not RiskReview.objects.filter(pk=review.pk, claim=token, locked_until=lease).update(**update):
             return None
         if top is None:
             return None
-        raised = raise_message(review.message_id, top, results)
+        raised = raise_message(review.message_id, top, update["results"])
         if raised:
             RiskReview.objects.filter(pk=review.pk).update(raised_to=raised)
         return raised
