@@ -93,7 +93,7 @@ def run(quick=False, repeat=3):
                 background = common.BackgroundLoad(stack.port, key, BACKGROUND_RATE, count * gap + 6,
                                                    run_id=f"s2bg{round_}").start()
                 time.sleep(1.5)
-                screen, hook = [], []
+                screen, hook, posts, after = [], [], [], []
                 for i in range(count):
                     conv, msg = f"s2-{round_}-{i}", f"s2m-{round_}-{i}"
                     start = len(ws.frames)
@@ -101,6 +101,8 @@ def run(quick=False, repeat=3):
                     status, body, _ = common.api_request(
                         stack.port, key, "POST", f"/api/v1/conversations/{conv}/messages",
                         common.message_body(msg, conv, TEXT.format(f"{round_}-{i}"), user=f"us2-{round_}-{i}"))
+                    answered = time.perf_counter()
+                    posts.append(answered - sent)
                     if status != 201 or body["assessment"]["level"] != "none":
                         raise RuntimeError(f"the message was answered {status}: {body}")
                     got = ws.wait_for(lambda f: f.get("type") == "incident.opened"
@@ -110,6 +112,7 @@ def run(quick=False, repeat=3):
                     if got[1]["incident"]["level"] != "explicit":
                         raise RuntimeError(f"{conv} opened at {got[1]['incident']['level']}")
                     screen.append(got[0] - sent)
+                    after.append(got[0] - answered)
                     arrived = stand_in.wait_hook(msg, 10)
                     if arrived is None:
                         raise RuntimeError(f"no assessment.raised webhook for {msg}")
@@ -124,7 +127,9 @@ def run(quick=False, repeat=3):
                 common.log(f"round {round_ + 1}: POST -> incident.opened p50 {to_screen50[-1]:.0f} ms, p99 "
                            f"{to_screen99[-1]:.0f} ms; POST -> webhook p50 {to_hook50[-1]:.0f} ms, p99 "
                            f"{to_hook99[-1]:.0f} ms over {count} messages; background {bg['rps']:.0f} msg/s "
-                           f"({bg['errors']} errors); stand-in asked {stand_in.chat_requests} times")
+                           f"({bg['errors']} errors); stand-in asked {stand_in.chat_requests} times; the POST "
+                           f"itself p50 {common.pct(posts, 50) * 1000:.0f} ms, p99 {common.pct(posts, 99) * 1000:.0f} ms; "
+                           f"201 -> frame p50 {common.pct(after, 50) * 1000:.0f} ms, p99 {common.pct(after, 99) * 1000:.0f} ms")
             ws.close()
     finally:
         stand_in.stop()
