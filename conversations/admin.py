@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from escalation import feedback as risk_feedback
 from escalation.audit import AuditedAdmin
 
-from .models import ApiKey, Conversation, Hotline, Message, Product, ReplyTemplate, RiskFeedback
+from .models import ApiKey, Conversation, Hotline, Message, Product, ReplyTemplate, RiskFeedback, RiskReview
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -127,3 +127,22 @@ class RiskFeedbackAdmin(admin.ModelAdmin):
         if counts["not_proposed"]:
             self.message_user(request, _("Skipped, as already reviewed: %(count)d.") % {"count": counts["not_proposed"]},
                               messages.WARNING)
+
+
+@admin.register(RiskReview)
+class RiskReviewAdmin(AuditedAdmin, admin.ModelAdmin):
+    """The second stage's reviews (RISK_BACKENDS): what each backend said, errors, give-ups. Read-only;
+    no message text here (the message's own page has it)."""
+
+    list_display = ("message_id", "status", "raised_to", "attempts", "errors", "created_at", "finished_at")
+    list_filter = ("status", "raised_to")
+    search_fields = ("message__external_id", "message__conversation__external_id")
+    fields = ("message", "status", "raised_to", "attempts", "results", "errors", "created_at", "next_attempt_at",
+              "queued_at", "locked_until", "finished_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

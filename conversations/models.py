@@ -230,3 +230,34 @@ class RiskFeedback(models.Model):
 
     def __str__(self):
         return f"{self.verdict} {self.level} ({self.state})"
+class RiskReview(models.Model):
+    """A user message waiting for (or given) the second stage's opinion: the outbox of RISK_BACKENDS.
+
+    Written in the transaction that stores the message, only when backends are configured; a
+    worker asks every backend, records what each said in `results`, and raises the message's level
+    when one says higher (conversations.second_stage). The row is the truth: a lost dispatch or a
+    killed worker is picked up by the sweep; a backend that keeps failing is given up on after
+    MAX_ATTEMPTS, leaving the synchronous level (status `failed`, visible in the admin)."""
+
+    STATUS_CHOICES = [("pending", "pending"), ("done", "done"), ("failed", "failed")]
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="risk_review")
+    status = models.CharField(max_length=8, choices=STATUS_CHOICES, default="pending")
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(null=True, blank=True)  # handed to the broker; cleared by a claim
+    locked_until = models.DateTimeField(null=True, blank=True)  # a worker's lease
+    claim = models.CharField(max_length=32, blank=True)  # the lease's token: which worker holds the row
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # backend name -> {"level", "category", "ms"} once it answered; errors: backend name -> last error code.
+    results = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=dict, blank=True)
+    raised_to = models.CharField(max_length=16, choices=LEVEL_CHOICES, blank=True)  # blank: not raised
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "risk review (second stage)"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="risk_review_due")]
+
+    def __str__(self):
+        return f"review of message {self.message_id}: {self.status}"

@@ -17,7 +17,7 @@ from escalation import services as incidents
 from escalation.database import retry_when_locked
 from escalation.models import Incident
 
-from . import directives, usage
+from . import directives, second_stage, usage
 from .models import Conversation, HotlineReferral, IdempotentRequest, Message
 from .risk import assess, level_rank
 
@@ -155,7 +155,8 @@ def recent_user_texts(conversation, limit=CONTEXT_MESSAGES):
 
 
 def store_message(conversation, *, external_id, role, text, sent_at, flag=None, operator=None):
-    """Store one message with its assessment. Returns the Message."""
+    """Store one message with its assessment (and, with RISK_BACKENDS, its second-stage review).
+    Returns the Message."""
     if role == "user":
         console = assess(text, lambda: recent_user_texts(conversation))  # read only if the engine needs it
     else:
@@ -176,6 +177,7 @@ def store_message(conversation, *, external_id, role, text, sent_at, flag=None, 
         },
         operator=operator,
     )
+    second_stage.enqueue(message)  # RISK_BACKENDS only: a review row, in this transaction
     return message
 
 

@@ -107,6 +107,11 @@ def message_created(incident, message):
     publish(incident, {"type": "message.created", "incident": str(incident.pk), "message": message_item(message)})
 
 
+def message_updated(incident, message):
+    """A message's assessment changed (the risk second stage raised it)."""
+    publish(incident, {"type": "message.updated", "incident": str(incident.pk), "message": message_item(message)})
+
+
 def message_item(message) -> dict:
     return {
         "id": message.external_id,

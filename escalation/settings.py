@@ -3,11 +3,13 @@
 DATABASE_URL  unset -> SQLite in var/db.sqlite3 (the embedded default); postgres://... in production
 REDIS_URL     unset -> redis://127.0.0.1:6379/0 (`make run` starts a local server when unset)
 """
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -201,6 +203,9 @@ CELERY_BEAT_SCHEDULE = {
     # The emergency-contact chain: due sends, delivery timeouts, auto-start of unclaimed incidents.
     "sweep-notifications": {"task": "contacts.tasks.sweep_notifications", "schedule": 5.0,
                             "options": {"expires": 5}},
+    # The risk second stage: reviews whose dispatch was lost, and retries that are due (none without RISK_BACKENDS).
+    "sweep-risk-reviews": {"task": "conversations.tasks.sweep_risk_reviews", "schedule": 5.0,
+                           "options": {"expires": 5}},
     # Unclaimed incidents escalated to the supervisors.
     "escalate-overdue": {"task": "escalation.tasks.escalate_overdue", "schedule": 5.0, "options": {"expires": 5}},
     "enforce-registrations": {"task": "contacts.tasks.enforce_registrations", "schedule": 3600.0,
@@ -296,6 +301,16 @@ REGION_RULES = {
 # The learned risk model beside the rules (docs/risk.md): off by default until its false alarms
 # and its speed meet the targets; `manage.py assess_risk --model` measures it either way.
 RISK_MODEL = env_bool("RISK_MODEL", True)
+# The second stage (docs/risk.md, "Second stage and RISK_BACKENDS"): HTTP classifiers the worker asks
+# about each stored user message, raising its level, never lowering it. A JSON list, e.g.
+# [{"kind": "openai_chat", "url": "http://127.0.0.1:8001/v1", "model": "qwen2.5-7b-instruct",
+#   "api_key_env": "QWEN_API_KEY", "timeout": 5}]; empty (the default): no second stage at all.
+try:
+    RISK_BACKENDS = json.loads(os.environ.get("RISK_BACKENDS", "").strip() or "[]")
+except ValueError as _error:
+    raise ImproperlyConfigured(f"RISK_BACKENDS is not valid JSON: {_error}") from None
+if not isinstance(RISK_BACKENDS, list):
+    raise ImproperlyConfigured("RISK_BACKENDS must be a JSON list of objects (docs/risk.md)")
 REGISTRATION_VERIFY_HOURS = int(os.environ.get("REGISTRATION_VERIFY_HOURS", "72"))
 # SMS and voice through Twilio; without an account SID the built-in outbox records each SMS instead.
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")

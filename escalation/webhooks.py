@@ -31,6 +31,7 @@ from .models import WebhookAttempt, WebhookEvent
 logger = logging.getLogger(__name__)
 
 EVENT_TYPES = {
+    "assessment.raised",
     "conversation.human_takeover",
     "conversation.operator_message",
     "conversation.returned_to_ai",

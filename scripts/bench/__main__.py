@@ -1,4 +1,4 @@
-"""python -m scripts.bench [ingest screen phone growth memory risk | soak] [--quick] [--repeat N]"""
+"""python -m scripts.bench [ingest screen phone growth memory risk stage2 | soak] [--quick] [--repeat N]"""
 import argparse
 import importlib
 import sys
@@ -12,6 +12,7 @@ BENCHMARKS = {  # name -> module, in the order `make bench` prints them
     "growth": "scripts.bench.growth",
     "memory": "scripts.bench.memory",
     "risk": "scripts.bench.risk_share",
+    "stage2": "scripts.bench.second_stage",
 }
 EXTRA = {"soak": "scripts.bench.soak"}  # run only when named: half an hour
 

@@ -106,6 +106,9 @@ function handle(frame) {
     case "message.created":
       pane.onMessage(frame.incident, frame.message);
       break;
+    case "message.updated": // the second stage raised a message's level
+      pane.onMessageUpdated(frame.incident, frame.message);
+      break;
     case "notification.updated":
       pane.onNotification(frame);
       break;

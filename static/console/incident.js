@@ -166,6 +166,20 @@ export class IncidentPane {
     this.scheduleRefresh();
   }
 
+  /** A message already shown was assessed again (raised by the second stage): redraw it. */
+  onMessageUpdated(incidentId, message) {
+    if (incidentId !== this.id) return;
+    const index = this.messages.findIndex((m) => m.id === message.id);
+    if (index < 0) {
+      this.addMessage(message);
+    } else {
+      this.messages[index] = message;
+      const node = [...$("transcript").children].find((li) => li.dataset.id === message.id);
+      if (node) node.replaceWith(this.messageNode(message));
+    }
+    this.scheduleRefresh();
+  }
+
   /** The emergency-contact chain moved on: show the step's status on its contact's row. */
   onNotification(frame) {
     if (frame.incident !== this.id || !frame.notification) return;
