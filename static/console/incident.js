@@ -345,7 +345,7 @@ export class IncidentPane {
     switch (reason.kind) {
       case "decided": return reason.by === "model" ? t("reason_by_model") : t("reason_by_rules");
       case "model": return t("reason_model").replace("{level}", label("levels", reason.level))
-        .replace("{percent}", Math.round(reason.score * 100));
+        .replace("{percent}", `${Math.round(reason.score * 100)}%`);
       case "rule": return t("reason_rule").replace("{rule}", reason.rule) + example;
       case "context": return t("reason_context").replace("{rule}", reason.rule) + example;
       default: return "";

@@ -23,10 +23,10 @@ from tests.support.fake_classifier import FakeClassifier
 from tests.support.fixtures import point_broker_at, running_worker, wait_until
 from tests.support.servers import free_port
 
-EUPHEMISM = "Tonight I will finally see grandma again, everything is arranged."  # the lexicon: none
-SAD = "I feel so sad and alone"  # the lexicon: distress
-PASSIVE = "nobody would notice if I was gone"  # the lexicon: high_risk
-EXPLICIT = "I want to kill myself tonight"  # the lexicon: explicit
+EUPHEMISM = "the letters are on my desk for whoever finds them"  # the engine (model and rules): none
+SAD = "I feel so sad and alone"  # the engine: distress
+PASSIVE = "nobody would notice if I was gone"  # the engine: high_risk
+EXPLICIT = "I want to kill myself tonight"  # the engine: explicit
 
 
 def post(api, text, message_id="m-1", conversation="c-1", **extra):

@@ -445,14 +445,14 @@ class ConsoleInTheBrowser(ChannelsLiveServerTestCase):
         Message.objects.bulk_create([  # more than one page (200) after the flagged message
             Message(conversation=conversation, external_id=f"h-{n}", role="assistant" if n % 2 else "user",
                     text=f"line {n}", sent_at=now, level="distress" if n == 204 else "none",
-                    assessment={"console": {"signals": ["hopelessness"]}} if n == 204 else {})
+                    assessment={"console": {"signals": ["by:rules", "HOPELESS", "passive_death_wish"]}} if n == 204 else {})
             for n in range(205)])
         page = self.console(operator_of(self.product))
         self.open_incident(page, "c-1")
         messages = page.locator("#transcript li.message")
         expect(messages).to_have_count(200)
         expect(messages.last).to_contain_text("line 204")
-        expect(messages.last).to_contain_text("Signals: hopelessness")  # each message's assessment
+        expect(messages.last).to_contain_text("Why: decided by a phrase rule; phrase rule: passive death wish")  # in words
         expect(messages.last.locator(".badge")).to_have_text("distress")
         expect(messages.first).to_contain_text("line 5")
         page.get_by_role("button", name="Load earlier messages").click()
@@ -519,7 +519,7 @@ class ConsoleInTheBrowser(ChannelsLiveServerTestCase):
         from conversations.models import RiskFeedback
 
         self.say("c-1", "m-1", "this exam is going to be the death of me lol", level="high_risk")
-        self.say("c-1", "m-2", "anyway I've given my guitar and my cat away, won't need them after friday")
+        self.say("c-1", "m-2", "the letters are on my desk for whoever finds them")
         self.say("c-1", "m-3", "I could murder a pizza right now", level="high_risk")
         olive = operator_of(self.product)
         page, boss = self.console(olive), self.console(supervisor())
