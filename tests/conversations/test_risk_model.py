@@ -1,5 +1,5 @@
 """The learned risk model beside the rules (issue 13): how it combines, how it is switched on, and
-its figures on this project's held-out sets 10, 11, 14 and 15 kept as a floor (they were measured once, at
+its figures on this project's held-out sets 10, 11 and 14–17 kept as a floor (they were measured once, at
 first sight, and are never trained on: docs/risk.md)."""
 import io
 import json
@@ -76,6 +76,9 @@ def test_assess_risk_measures_either_pipeline():
     # 0.083 and 0.938 / 0.944 / 0.094.
     ("heldout_14.jsonl", {"explicit_recall": 0.90, "urgent_recall": 0.93, "false_alarm": 0.12}),
     ("heldout_15.jsonl", {"explicit_recall": 0.92, "urgent_recall": 0.92, "false_alarm": 0.12}),
+    # Sets 16 and 17, first sight after round 3 was installed: 0.988 / 0.956 / 0.066, 0.987 / 0.987 / 0.105.
+    ("heldout_16.jsonl", {"explicit_recall": 0.96, "urgent_recall": 0.93, "false_alarm": 0.10}),
+    ("heldout_17.jsonl", {"explicit_recall": 0.96, "urgent_recall": 0.96, "false_alarm": 0.14}),
 ])
 def test_held_out_floors_of_model_and_rules(name, floor):
     items = [json.loads(line) for line in (HELD_OUT / name).open(encoding="utf-8") if line.strip()]
