@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from . import common
 
 BACKGROUND_RATE = 50
-MARKER = "grandma"  # the stand-in calls these explicit
-TEXT = "Tonight I will finally see grandma again, everything is arranged ({})."
+MARKER = "whoever finds them"  # the stand-in calls these explicit
+TEXT = "the letters are on my desk for whoever finds them ({})"  # the synchronous stage: none
 
 
 class StandIn:
