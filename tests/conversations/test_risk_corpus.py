@@ -7,14 +7,12 @@ folder is beside the checkout, the development set and the external real posts.
 """
 import json
 import math
-import re
 from pathlib import Path
 
 import pytest
 
 from conversations.risk import training
 from conversations.risk.model import MODEL_PATH, RiskModel
-from conversations.risk.normalise import normalise
 
 ROOT = Path(__file__).resolve().parents[2]
 EVALUATION = [
@@ -25,13 +23,7 @@ EVALUATION = [
 ]
 SHINGLE = 4
 NEAR = 0.6  # Jaccard similarity of 4-character shingles from which two texts are near duplicates
-_NOISE = re.compile(r"[\s\W_]+")
-
-
-def key(text):
-    """The text as compared: normalised (traditional → simplified, case, leetspeak), no spaces,
-    punctuation or emoji."""
-    return _NOISE.sub("", normalise(text))
+key = training.text_key  # normalised, without spaces, punctuation or emoji (as train_risk_model checks feedback)
 
 
 def shingles(text):

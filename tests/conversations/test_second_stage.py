@@ -441,3 +441,17 @@ def test_assess_risk_backends_and_sync_only_exclude_each_other(chat):
 
     with pytest.raises((CommandError, SystemExit)):
         assess_lines({"id": 1, "text": "x"}, backends=True, sync_only=True)
+
+
+def test_reviews_have_a_queue_of_their_own():
+    """A slow classifier holds the risk worker's processes, never the default queue's (webhooks, the
+    emergency-contact chain): the review task is routed to its own queue, the rest are not."""
+    from escalation.celery import app
+
+    def queue_of(task):
+        return app.amqp.router.route({}, task)["queue"].name
+
+    assert queue_of("conversations.tasks.review_risk") == "risk"
+    assert queue_of("conversations.tasks.sweep_risk_reviews") == "celery"
+    assert queue_of("escalation.tasks.deliver_webhook") == "celery"
+    assert queue_of("contacts.tasks.sweep_notifications") == "celery"

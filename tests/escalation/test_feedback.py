@@ -3,6 +3,7 @@ supervisors confirm them, `export_risk_feedback` writes the confirmed labels of 
 for the trainer (final Measures Art. 16: never a user without consent, nothing of an erased user)."""
 import io
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -17,6 +18,8 @@ from escalation.roles import create_staff
 from escalation.takeover import TakeoverError
 
 from .helpers import PASSWORD, flagged, operator_of, supervisor
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db
 
@@ -312,4 +315,14 @@ class TestExport:
                      stdout=out)
         assert json.loads(out.getvalue())["items"] == len(picked) + 2
         assert model.exists()
+
+        # A feedback line that is a held-out text (whatever its spacing or punctuation) never trains.
+        held_out = json.loads((ROOT / "tests/conversations/risk_heldout/heldout_16.jsonl").open(encoding="utf-8").readline())
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"text": held_out["text"] + " !!", "level": "none", "category": None}) + "\n")
+        out, err = io.StringIO(), io.StringIO()
+        call_command("train_risk_model", "--corpus", str(corpus), "--feedback", str(path), "--output", str(model),
+                     stdout=out, stderr=err)
+        assert json.loads(out.getvalue())["items"] == len(picked) + 2
+        assert "left out 1 line(s) that are evaluation texts" in err.getvalue()
 

@@ -108,9 +108,11 @@ def point_broker_at(url):
 
 @contextmanager
 def running_worker():
-    """A real Celery worker of the project's app, in a thread, consuming from the current broker."""
+    """A real Celery worker of the project's app, in a thread, consuming from the current broker:
+    the default queue and the second stage's (settings.CELERY_TASK_ROUTES)."""
     from celery.contrib.testing.worker import start_worker
     from celery.signals import task_postrun
+    from django.conf import settings
     from django.db import connections
 
     from escalation.celery import app as celery_app
@@ -120,7 +122,8 @@ def running_worker():
 
     task_postrun.connect(close_connections, weak=False)
     try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=WAIT):
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=WAIT,
+                          queues=["celery", settings.RISK_QUEUE]):
             yield
     finally:
         task_postrun.disconnect(close_connections)
