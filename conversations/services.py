@@ -19,7 +19,7 @@ from escalation.models import Incident
 
 from . import directives, second_stage, usage
 from .models import Conversation, HotlineReferral, IdempotentRequest, Message
-from .risk import assess, level_rank
+from .risk import Assessment, assess, level_rank
 
 CONTEXT_MESSAGES = 10  # earlier user messages the engine sees (it may raise a level, never lower one)
 LAST_MESSAGE_AT_STEP = timedelta(minutes=1)
@@ -149,16 +149,21 @@ def combine(console, flag):
     return console.level, category or "", "console"
 
 
-def recent_user_texts(conversation, limit=CONTEXT_MESSAGES):
-    texts = Message.objects.filter(conversation=conversation, role="user").order_by("-id").values_list("text", flat=True)
-    return list(reversed(texts[:limit]))
+def recent_user_assessments(conversation, limit=CONTEXT_MESSAGES):
+    """The conversation's last user messages as the levels stored for them (oldest first): what the
+    whole pipeline said (model, rules, the product's flag, a second-stage raise), not the rules
+    alone, so that "see you tomorrow, goodbye" after a crisis only the model recognised is read
+    with it."""
+    rows = (Message.objects.filter(conversation=conversation, role="user").order_by("-id")
+            .values_list("level", "category")[:limit])
+    return [Assessment(level, category or None, ()) for level, category in reversed(rows)]
 
 
 def store_message(conversation, *, external_id, role, text, sent_at, flag=None, operator=None):
     """Store one message with its assessment (and, with RISK_BACKENDS, its second-stage review).
     Returns the Message."""
     if role == "user":
-        console = assess(text, lambda: recent_user_texts(conversation))  # read only if the engine needs it
+        console = assess(text, lambda: recent_user_assessments(conversation))  # read only if the engine needs it
     else:
         console = assess("")  # only user messages are assessed
     level, category, source = combine(console, flag if role == "user" else None)

@@ -537,8 +537,8 @@ def _history_could_raise(current: _Single) -> bool:
     )
 
 
-def assess_rules(text: str, history: Sequence[str] | Callable[[], Sequence[str]] = ()) -> Assessment:
-    """The rules and context alone (the lexicon engine). Assess one user message; ``history`` (earlier user messages, oldest first) can only raise.
+def assess_rules(text: str, history: Sequence[str | Assessment] | Callable[[], Sequence] = ()) -> Assessment:
+    """The rules and context alone (the lexicon engine). Assess one user message; ``history`` (earlier user messages, oldest first: texts, or their stored Assessments) can only raise.
 
     ``history`` may be a function that returns it: it is then called only when a context rule
     could use it (most messages have no concept a context rule reads), which saves the caller a
@@ -551,10 +551,12 @@ def assess_rules(text: str, history: Sequence[str] | Callable[[], Sequence[str]]
         return result
     if callable(history):
         history = history()
+    # An earlier message is a text (read here by the rules) or an Assessment already made: the level
+    # the app stored for it, which the learned model and the product's flag may have raised.
     past = [
-        _assess_single(h, False).assessment
+        h if isinstance(h, Assessment) else _assess_single(h, False).assessment
         for h in list(history)[-_CTX_WINDOW:]
-        if isinstance(h, str) and h.strip()
+        if isinstance(h, Assessment) or (isinstance(h, str) and h.strip())
     ]
     if not past:
         return result

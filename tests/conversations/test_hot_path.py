@@ -120,7 +120,7 @@ class TestQueryCounts:
         with CaptureQueriesContext(connection) as context:
             response = post(api, "m-3", text="Anyway. Goodbye.")
         assert response.status_code == 201 and response.json()["assessment"]["level"] == "high_risk"
-        assert 'SELECT "conversations_message"."text"' in sqls(context)
+        assert 'SELECT "conversations_message"."level" AS "level", "conversations_message"."category"' in sqls(context)  # the stored levels
 
     @pytest.mark.parametrize("why", ["late_night", "dependence_phrase", "first_of_the_day"])
     def test_the_week_is_read_again_when_the_dependence_level_could_change(self, api, monkeypatch, why):

@@ -90,3 +90,17 @@ def test_the_issues_example_is_explicit_violence_through_the_api(api):
     answer = api.post("/api/v1/conversations/c-1/messages", body, format="json").json()
     assert (answer["assessment"]["level"], answer["assessment"]["category"]) == ("explicit", "violence")
     assert "hold_for_operator" in [d["type"] for d in answer["directives"]]
+
+
+@pytest.mark.django_db
+def test_a_goodbye_after_a_crisis_the_model_recognised_is_urgent_through_the_api(api):
+    """The context reads the levels stored for earlier messages (model, rules, flags), not the rules
+    alone: the rules call "我站在天台上了" nothing, the model explicit, and the goodbye after it counts."""
+    def say(message_id, text):
+        body = {"id": message_id, "user": "u-1", "role": "user", "text": text}
+        return api.post("/api/v1/conversations/c-1/messages", body, format="json").json()["assessment"]
+
+    assert say("m-1", "我站在天台上了")["level"] == "explicit"
+    raised = say("m-2", "Goodbye.")
+    assert level_rank(raised["level"]) >= level_rank("high_risk") and raised["category"] == "suicide"
+    assert say("m-3", "What time does the library open?")["level"] == "none"  # the context raises goodbyes only
